@@ -1,0 +1,34 @@
+# Two entry points for a newcomer: `make demo` (the main job end to end) and `make test`.
+# Both create .venv with the pinned dependencies first; nothing else needs installing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Real datasets: ../shared/datasets when this checkout sits beside it, else the loaders'
+# own default (ELASTICREC_DATA, else the user cache, downloading what is missing).
+SHARED_DATA := $(wildcard ../shared/datasets)
+ifneq ($(SHARED_DATA),)
+export ELASTICREC_DATA ?= $(abspath $(SHARED_DATA))
+endif
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/elasticrec demo
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.foundation
+
+clean:
+	rm -rf $(VENV) .pytest_cache

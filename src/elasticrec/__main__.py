@@ -1,0 +1,5 @@
+import sys
+
+from elasticrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,86 @@
+"""The final embeddings of a trained run, as later stages (export, evaluation) read them.
+
+A run directory holds ``embeddings.safetensors``: tensors ``user`` [n_users, d] and ``item``
+[n_items, d] (float32, the embeddings the model scores with, after any propagation) and a
+metadata entry ``elasticrec`` with a JSON object: dataset, dataset_fingerprint, model,
+user_labels and item_labels (the source file's id of each row).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from elasticrec.atomic import atomic_path
+
+EMBEDDINGS_FILE = "embeddings.safetensors"
+
+
+@dataclass(frozen=True, eq=False)
+class RunEmbeddings:
+    user: np.ndarray
+    item: np.ndarray
+    dataset: str
+    dataset_fingerprint: str
+    model: str
+    user_labels: list[str]
+    item_labels: list[str]
+
+    def __post_init__(self) -> None:
+        if self.user.ndim != 2 or self.item.ndim != 2 or self.user.shape[1] != self.item.shape[1]:
+            raise ValueError(
+                f"RunEmbeddings: user {self.user.shape} and item {self.item.shape} tables "
+                "must be 2-d with the same width"
+            )
+        if len(self.user_labels) != len(self.user) or len(self.item_labels) != len(self.item):
+            raise ValueError("RunEmbeddings: one label per user row and per item row is required")
+
+
+def save_embeddings(run_dir: str | Path, emb: RunEmbeddings) -> Path:
+    meta = {
+        "dataset": emb.dataset,
+        "dataset_fingerprint": emb.dataset_fingerprint,
+        "model": emb.model,
+        "user_labels": list(emb.user_labels),
+        "item_labels": list(emb.item_labels),
+    }
+    path = Path(run_dir) / EMBEDDINGS_FILE
+    with atomic_path(path) as tmp:
+        save_file(
+            {
+                "user": np.ascontiguousarray(emb.user, dtype=np.float32),
+                "item": np.ascontiguousarray(emb.item, dtype=np.float32),
+            },
+            str(tmp),
+            metadata={"elasticrec": json.dumps(meta)},
+        )
+    return path
+
+
+def load_embeddings(run_dir: str | Path) -> RunEmbeddings:
+    path = Path(run_dir) / EMBEDDINGS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no embeddings found; is {run_dir} a finished `elasticrec train` run?"
+        )
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = json.loads((fh.metadata() or {}).get("elasticrec", "{}"))
+    tensors = load_file(str(path))
+    missing = {"user", "item"} - tensors.keys()
+    if missing:
+        raise ValueError(f"{path}: missing tensors {sorted(missing)}")
+    return RunEmbeddings(
+        user=tensors["user"],
+        item=tensors["item"],
+        dataset=meta["dataset"],
+        dataset_fingerprint=meta["dataset_fingerprint"],
+        model=meta["model"],
+        user_labels=meta["user_labels"],
+        item_labels=meta["item_labels"],
+    )
