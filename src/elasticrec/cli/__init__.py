@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except ElasticrecError as exc:
         print(f"elasticrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"elasticrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,89 @@
+"""Result records for benchmarks: JSON on disk, markdown generated from it.
+
+Every record is a flat JSON object carrying at least ``dataset``, ``model``, ``method``, the
+metrics as ``"recall@20"`` etc., ``seconds``, and where a budget applies ``budget_bytes`` and
+``package_bytes``; ``provenance()`` adds the date, the machine and the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from elasticrec.atomic import write_text
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def provenance() -> dict:
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(),
+        "commit": commit(),
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        mem = f", {pages / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty.strip() else "")
+
+
+def load(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return json.loads(path.read_text())["records"]
+
+
+def upsert(path: Path, records: Sequence[dict], key: Sequence[str]) -> list[dict]:
+    """Add ``records`` to the JSON file at ``path``, replacing records with the same key."""
+    existing = load(path)
+    new_keys = {tuple(r.get(k) for k in key) for r in records}
+    kept = [r for r in existing if tuple(r.get(k) for k in key) not in new_keys]
+    merged = kept + list(records)
+    write_text(path, json.dumps({"records": merged}, indent=2, sort_keys=True) + "\n")
+    return merged
+
+
+def markdown_table(records: Sequence[dict], columns: Sequence[str]) -> str:
+    head = "| " + " | ".join(columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    rows = ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in records]
+    return "\n".join([head, sep, *rows])
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)

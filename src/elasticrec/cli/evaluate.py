@@ -1,0 +1,30 @@
+"""`elasticrec evaluate`: full-ranking evaluation of a trained run on its test split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from elasticrec.cli.common import add_data_options, data_dir_from
+from elasticrec.cli.train import dumps, format_table
+from elasticrec.train.run import evaluate_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a trained run on its test split",
+                       description=__doc__.split(":", 1)[1].strip())
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--k", type=int, nargs="+", default=[20], dest="ks")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ks = tuple(sorted(set(args.ks)))
+    if any(k <= 0 for k in ks):
+        raise ValueError(f"--k values must be positive, got {list(args.ks)}")
+    record = evaluate_run(args.run_dir, data_dir=data_dir_from(args), ks=ks,
+                          download=not args.no_download)
+    print(dumps(record) if args.json else format_table([record], ks))
+    return 0

@@ -1,0 +1,91 @@
+"""`elasticrec train`: train a base recommender and evaluate it on the test split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from elasticrec.cli.common import add_data_options, data_dir_from, log, show_progress
+from elasticrec.data.prepare import SPLITS, DataConfig
+from elasticrec.models.config import MODELS, ModelConfig
+from elasticrec.train.config import TrainConfig
+from elasticrec.train.run import train_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a base model (BPR-MF or LightGCN)",
+                       description=__doc__.split(":", 1)[1].strip())
+    p.add_argument("--dataset", required=True,
+                   help="a dataset name (see `elasticrec datasets`) or a CSV/TSV/Parquet file")
+    p.add_argument("--model", choices=MODELS, default="lightgcn")
+    p.add_argument("--out", type=Path, required=True, help="the run directory to create")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_data_options(p)
+    g = p.add_argument_group("data split")
+    g.add_argument("--split", choices=SPLITS, default="auto",
+                   help="auto: the dataset's given split if any, else random (default)")
+    g.add_argument("--test-ratio", type=float, default=0.2)
+    g.add_argument("--valid-ratio", type=float, default=0.0,
+                   help="share of each user's training events held out for early stopping "
+                        "(0: no validation, train for --epochs)")
+    g.add_argument("--k-core", type=int, default=0)
+    g.add_argument("--user-col", default=None, help="user column of a CSV/TSV/Parquet file "
+                   "(default: user)")
+    g.add_argument("--item-col", default=None, help="item column (default: item)")
+    g.add_argument("--time-col", default=None, dest="timestamp_col",
+                   help="timestamp column (unix seconds or ISO dates; default: none)")
+    m = p.add_argument_group("model")
+    m.add_argument("--dim", type=int, default=64)
+    m.add_argument("--layers", type=int, default=3, help="LightGCN layers")
+    m.add_argument("--combine", choices=("mean", "concat"), default="mean",
+                   help="LightGCN layer combination")
+    t = p.add_argument_group("training")
+    defaults = TrainConfig()
+    t.add_argument("--epochs", type=int, default=defaults.epochs)
+    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    t.add_argument("--lr", type=float, default=defaults.lr)
+    t.add_argument("--l2", type=float, default=defaults.l2)
+    t.add_argument("--eval-every", type=int, default=defaults.eval_every)
+    t.add_argument("--patience", type=int, default=defaults.patience)
+    t.add_argument("--metric", default=defaults.metric)
+    t.add_argument("--k", type=int, nargs="+", default=list(defaults.ks), dest="ks")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--monitor-test", action="store_true",
+                   help="also log test metrics at each validation (learning curves only)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ks = tuple(sorted(set(args.ks)))
+    data = DataConfig(dataset=args.dataset, split=args.split, test_ratio=args.test_ratio,
+                      valid_ratio=args.valid_ratio, k_core=args.k_core, seed=args.seed,
+                      user_col=args.user_col, item_col=args.item_col,
+                      timestamp_col=args.timestamp_col)
+    model = ModelConfig(model=args.model, dim=args.dim, n_layers=args.layers,
+                        combine=args.combine)
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
+                        eval_every=args.eval_every, patience=args.patience, metric=args.metric,
+                        ks=ks, seed=args.seed)
+    record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
+                       download=not args.no_download, resume=args.resume,
+                       monitor_test=args.monitor_test, progress=show_progress(), log=log)
+    print(format_table([record], ks))
+    return 0
+
+
+def format_table(records: list[dict], ks: tuple[int, ...]) -> str:
+    cols = ["dataset", "model", "method"] + [f"{m}@{k}" for k in ks
+                                             for m in ("recall", "ndcg", "precision", "hitrate")]
+    rows = [[_fmt(r.get(c)) for c in cols] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, indent=2, sort_keys=True)

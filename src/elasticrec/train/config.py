@@ -1,0 +1,37 @@
+"""The training loop's typed, validated configuration."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from elasticrec.checks import check
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100  # upper bound; early stopping may end sooner
+    batch_size: int = 2048  # BPR triples per step
+    lr: float = 1e-3  # Adam learning rate
+    l2: float = 1e-4  # weight of the L2 penalty on the batch's ego embeddings
+    eval_every: int = 5  # validate every this many epochs (0: never)
+    patience: int = 5  # stop after this many validations without improvement (0: never stop)
+    metric: str = "recall@20"  # the validation metric early stopping watches
+    ks: tuple[int, ...] = field(default=(20,))  # cut-offs reported at validation
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.epochs > 0, "epochs", self.epochs, "a positive integer")
+        check(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
+        check(self.lr > 0, "lr", self.lr, "a positive number")
+        check(self.l2 >= 0, "l2", self.l2, "a number >= 0")
+        check(self.eval_every >= 0, "eval_every", self.eval_every, "an integer >= 0")
+        check(self.patience >= 0, "patience", self.patience, "an integer >= 0")
+        check(len(self.ks) > 0 and all(k > 0 for k in self.ks), "ks", self.ks,
+               "a non-empty list of positive integers")
+        name, _, k = self.metric.partition("@")
+        check(name in ("recall", "ndcg", "precision", "hitrate") and k.isdigit()
+               and int(k) in self.ks, "metric", self.metric,
+               f"recall|ndcg|precision|hitrate@K with K in ks={list(self.ks)}")
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "ks": list(self.ks)}

@@ -1,0 +1,170 @@
+"""A training run end to end: data, model, trainer, final embeddings and test evaluation.
+
+A run directory holds ``config.json`` (everything needed to rebuild the data and the model),
+``metrics.jsonl`` (one record per epoch), ``checkpoint.safetensors`` (to resume),
+``embeddings.safetensors`` (the final tables, see ``rundir``) and ``result.json`` (the test
+evaluation record).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elasticrec import __version__
+from elasticrec.atomic import write_text
+from elasticrec.data.interactions import Interactions
+from elasticrec.data.prepare import DataConfig, PreparedData, prepare
+from elasticrec.data.sampling import BPRSampler
+from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+from elasticrec.models.base import Recommender
+from elasticrec.models.config import ModelConfig
+from elasticrec.models.factory import build_model
+from elasticrec.train.config import TrainConfig
+from elasticrec.train.rundir import RunEmbeddings, load_embeddings, save_embeddings
+from elasticrec.train.trainer import Trainer
+
+CONFIG_FILE = "config.json"
+RESULT_FILE = "result.json"
+
+
+def ranking_evaluator(
+    known: Interactions, target: Interactions, ks: tuple[int, ...]
+) -> Callable[[Recommender], dict[str, float]]:
+    """Full-ranking metrics of a model on ``target``, with ``known`` events excluded."""
+    known_csr, target_csr = known.to_csr(), target.to_csr()
+
+    def run(model: Recommender) -> dict[str, float]:
+        users, items = model.final_embeddings()
+        fn = score_fn_from_embeddings(users.numpy(), items.numpy())
+        return evaluate_ranking(fn, known_csr, target_csr, ks).metrics
+
+    return run
+
+
+def train_run(
+    run_dir: str | Path,
+    data_config: DataConfig,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    data_dir: Path,
+    download: bool = True,
+    resume: bool = False,
+    monitor_test: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, save the final embeddings, evaluate on the test split; return the result record.
+
+    ``monitor_test`` also logs test metrics at every validation, for learning curves only:
+    model selection never looks at them.
+    """
+    run_dir = Path(run_dir)
+    torch.manual_seed(train_config.seed)
+    t0 = time.perf_counter()
+    data = prepare(data_config, data_dir, download=download)
+    config = {
+        "elasticrec": __version__,
+        "data": data_config.to_json(),
+        "model": model_config.__dict__,
+        "train": train_config.to_json(),
+        "dataset_fingerprint": data.fingerprint,
+    }
+    _write_or_check_config(run_dir, config, resume)
+    log(f"{data.name}: {data.train.n_users} users, {data.train.n_items} items, "
+        f"{len(data.train)} training events, {len(data.test)} test events "
+        f"(prepared in {time.perf_counter() - t0:.1f}s)")
+    model = build_model(model_config, data.train, train_config.seed)
+    ks = train_config.ks
+    trainer = Trainer(
+        model, BPRSampler.from_interactions(data.train), train_config,
+        validate=ranking_evaluator(data.train, data.valid, ks) if data.valid else None,
+        monitors={"test": ranking_evaluator(data.known, data.test, ks)} if monitor_test else None,
+        run_dir=run_dir, progress=progress, log=log,
+    )
+    fit = trainer.fit(resume=resume)
+    users, items = model.final_embeddings()
+    save_embeddings(run_dir, RunEmbeddings(
+        user=users.numpy(), item=items.numpy(), dataset=data.name,
+        dataset_fingerprint=data.fingerprint, model=model_config.model,
+        user_labels=_labels(data.train.user_labels, data.train.n_users),
+        item_labels=_labels(data.train.item_labels, data.train.n_items),
+    ))
+    test = _evaluate(data, users.numpy(), items.numpy(), ks)
+    record = {
+        "dataset": data.name,
+        "model": model_config.model,
+        "method": "full",
+        **test["metrics"],
+        "seconds": fit.seconds,
+        "epochs": fit.epochs_run,
+        "best_epoch": fit.best_epoch,
+        "seconds_per_epoch": fit.seconds_per_epoch,
+        "eval_seconds": test["seconds"],
+        "n_test_users": test["n_users"],
+        "dim": model_config.dim,
+        "n_layers": model_config.n_layers if model_config.model == "lightgcn" else 0,
+        "batch_size": train_config.batch_size,
+        "lr": train_config.lr,
+        "stopped_early": fit.stopped_early,
+    }
+    write_text(run_dir / RESULT_FILE, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def evaluate_run(
+    run_dir: str | Path, *, data_dir: Path, ks: tuple[int, ...] = (20,), download: bool = True
+) -> dict:
+    """Rebuild a run's data split, check it is the same data, and evaluate its embeddings."""
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    data = prepare(DataConfig(**config["data"]), data_dir, download=download)
+    if data.fingerprint != config["dataset_fingerprint"]:
+        raise ValueError(
+            f"{run_dir}: the dataset {data.name!r} found in {data_dir} is not the data this run "
+            f"was trained on (fingerprint {data.fingerprint} != {config['dataset_fingerprint']})"
+        )
+    emb = load_embeddings(run_dir)
+    test = _evaluate(data, emb.user, emb.item, ks)
+    return {"dataset": data.name, "model": emb.model, "method": "full", **test["metrics"],
+            "n_test_users": test["n_users"], "seconds": test["seconds"]}
+
+
+def read_config(run_dir: Path) -> dict:
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; is {run_dir} an `elasticrec train` run?")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _evaluate(data: PreparedData, users: np.ndarray, items: np.ndarray, ks) -> dict:
+    result = evaluate_ranking(score_fn_from_embeddings(users, items), data.known.to_csr(),
+                              data.test.to_csr(), ks)
+    return {"metrics": result.metrics, "n_users": result.n_users, "seconds": result.seconds}
+
+
+def _write_or_check_config(run_dir: Path, config: dict, resume: bool) -> None:
+    path = run_dir / CONFIG_FILE
+    if resume:
+        saved = read_config(run_dir)
+        for key in ("data", "model", "dataset_fingerprint"):
+            if saved.get(key) != config[key]:
+                raise ValueError(f"{run_dir}: cannot resume: the {key} configuration differs "
+                                 "from the one this run was started with")
+    elif path.exists():
+        raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue it "
+                              "or choose another --out")
+    write_text(path, json.dumps(config, indent=2) + "\n")
+
+
+def _labels(labels: np.ndarray | None, n: int) -> list[str]:
+    return [str(x) for x in labels] if labels is not None else [str(i) for i in range(n)]

@@ -1,0 +1,197 @@
+"""The training loop: owns the optimiser, the epochs, validation, early stopping, checkpoints.
+
+One epoch visits every training pair once (BPR triples from ``BPRSampler``). Every
+``eval_every`` epochs the ``validate`` callback scores the model; the best model by
+``config.metric`` is kept and restored at the end; ``patience`` validations without
+improvement stop training. With a ``run_dir``, each epoch's record is written to
+``metrics.jsonl`` and a checkpoint (model, optimiser, generator states) after every epoch,
+so ``fit(resume=True)`` continues exactly where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from elasticrec.atomic import atomic_path, write_text
+from elasticrec.data.sampling import BPRSampler
+from elasticrec.models.base import Recommender
+from elasticrec.models.losses import bpr_loss, l2_penalty
+from elasticrec.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from elasticrec.train.config import TrainConfig
+
+METRICS_FILE = "metrics.jsonl"
+BEST_FILE = "best.safetensors"
+
+Evaluator = Callable[[Recommender], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    epochs_run: int
+    best_epoch: int
+    best_metric: float | None
+    seconds: float
+    seconds_per_epoch: float
+    history: list[dict]
+    stopped_early: bool
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: Recommender,
+        sampler: BPRSampler,
+        config: TrainConfig,
+        *,
+        validate: Evaluator | None = None,
+        monitors: dict[str, Evaluator] | None = None,
+        run_dir: str | Path | None = None,
+        progress: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.model, self.sampler, self.config = model, sampler, config
+        self.validate = validate
+        self.monitors = monitors or {}
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = progress
+        self.log = log or (lambda _msg: None)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+
+    def step(self, users: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
+        u = torch.from_numpy(users)
+        items = torch.from_numpy(np.concatenate([pos, neg]))
+        emb = self.model(u, items)
+        n = len(pos)
+        pos_scores = (emb.user * emb.item[:n]).sum(1)
+        neg_scores = (emb.user * emb.item[n:]).sum(1)
+        loss = bpr_loss(pos_scores, neg_scores)
+        if self.config.l2 > 0:
+            loss = loss + self.config.l2 * l2_penalty(
+                emb.user_ego, emb.item_ego[:n], emb.item_ego[n:]
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def fit(self, *, resume: bool = False) -> TrainResult:
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        state = {"epoch": 0, "best_metric": None, "best_epoch": 0, "bad_evals": 0,
+                 "seconds": 0.0}
+        history: list[dict] = []
+        if resume:
+            state = self._resume(rng, history)
+        start_epoch = state["epoch"] + 1
+        stopped_early = False
+        n_batches = self.sampler.n_batches(cfg.batch_size)
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            total = 0.0
+            self.model.train()
+            batches = tqdm(self.sampler.epoch(cfg.batch_size, rng), total=n_batches,
+                           desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+                           disable=not self.progress, unit="batch")
+            for users, pos, neg in batches:
+                total += self.step(users, pos, neg)
+            train_seconds = time.perf_counter() - t0
+            loss = total / n_batches
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"epoch {epoch}: the training loss is {loss}; "
+                                         "lower the learning rate")
+            record = {"epoch": epoch, "loss": loss, "train_seconds": train_seconds}
+            if cfg.eval_every and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+                record.update(self._evaluate(epoch, state))
+                stopped_early = cfg.patience > 0 and state["bad_evals"] >= cfg.patience
+            state["epoch"] = epoch
+            state["seconds"] += time.perf_counter() - t0
+            record["seconds"] = state["seconds"]
+            history.append(record)
+            self.log(_describe(record))
+            self._save(state, rng, history)
+            if stopped_early:
+                self.log(f"early stop: no improvement of {cfg.metric} in {cfg.patience} "
+                         f"validations; best at epoch {state['best_epoch']}")
+                break
+        self._restore_best()
+        epochs_run = state["epoch"]
+        return TrainResult(
+            epochs_run=epochs_run, best_epoch=state["best_epoch"] or epochs_run,
+            best_metric=state["best_metric"], seconds=state["seconds"],
+            seconds_per_epoch=float(np.mean([h["train_seconds"] for h in history]))
+            if history else 0.0,
+            history=history, stopped_early=stopped_early,
+        )
+
+    def _evaluate(self, epoch: int, state: dict) -> dict[str, float]:
+        self.model.eval()
+        out: dict[str, float] = {}
+        for name, fn in self.monitors.items():
+            out.update({f"{name}/{k}": v for k, v in fn(self.model).items()})
+        if self.validate is None:
+            return out
+        metrics = self.validate(self.model)
+        out.update({f"valid/{k}": v for k, v in metrics.items()})
+        value = metrics[self.config.metric]
+        if state["best_metric"] is None or value > state["best_metric"]:
+            state.update(best_metric=value, best_epoch=epoch, bad_evals=0)
+            if self.run_dir is not None:
+                with atomic_path(self.run_dir / BEST_FILE) as tmp:
+                    save_file({k: v.contiguous() for k, v in self.model.state_dict().items()},
+                              str(tmp))
+            else:
+                self._best_in_memory = {k: v.clone() for k, v in self.model.state_dict().items()}
+        else:
+            state["bad_evals"] += 1
+        return out
+
+    def _restore_best(self) -> None:
+        if self.validate is None:
+            return
+        if self.run_dir is not None and (self.run_dir / BEST_FILE).is_file():
+            self.model.load_state_dict(load_file(str(self.run_dir / BEST_FILE)))
+        elif getattr(self, "_best_in_memory", None) is not None:
+            self.model.load_state_dict(self._best_in_memory)
+
+    def _save(self, state: dict, rng: np.random.Generator, history: list[dict]) -> None:
+        if self.run_dir is None:
+            return
+        full_state = {**state, "rng": rng.bit_generator.state, "config": self.config.to_json()}
+        save_checkpoint(self.run_dir, self.model, self.optimizer, full_state)
+        write_text(self.run_dir / METRICS_FILE,
+                   "".join(json.dumps(h, sort_keys=True) + "\n" for h in history))
+
+    def _resume(self, rng: np.random.Generator, history: list[dict]) -> dict:
+        if self.run_dir is None or not (self.run_dir / CHECKPOINT_FILE).is_file():
+            raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
+        state = load_checkpoint(self.run_dir, self.model, self.optimizer)
+        saved = {k: v for k, v in state.pop("config").items() if k != "epochs"}
+        ours = {k: v for k, v in self.config.to_json().items() if k != "epochs"}
+        if saved != ours:
+            changed = sorted(k for k in ours if saved.get(k) != ours[k])
+            raise ValueError(f"{self.run_dir}: cannot resume with a different training "
+                             f"configuration (changed: {', '.join(changed)})")
+        rng.bit_generator.state = state.pop("rng")
+        metrics_path = self.run_dir / METRICS_FILE
+        if metrics_path.is_file():
+            history.extend(json.loads(line) for line in metrics_path.read_text().splitlines()
+                           if line.strip())
+        self.log(f"resumed from epoch {state['epoch']}")
+        return state
+
+
+def _describe(record: dict) -> str:
+    parts = [f"epoch {record['epoch']}", f"loss {record['loss']:.4f}",
+             f"{record['train_seconds']:.1f}s"]
+    parts += [f"{k} {v:.4f}" for k, v in record.items() if "@" in k]
+    return "  ".join(parts)

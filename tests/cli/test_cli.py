@@ -1,0 +1,99 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from elasticrec.cli import main
+
+
+@pytest.fixture
+def events_csv(tmp_path):
+    """A block-structured toy dataset as a user's own CSV file (string ids, timestamps)."""
+    rng = np.random.default_rng(0)
+    lines = ["user,item,ts"]
+    for u in range(40):
+        block = u % 4
+        for i in rng.choice(10, size=6, replace=False):
+            lines.append(f"u{u},item{block * 10 + i},{rng.integers(10**9, 2 * 10**9)}")
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_then_evaluate_json(tmp_path, events_csv, capsys):
+    run = tmp_path / "run"
+    code, out, _ = run_cli(capsys, "train", "--dataset", str(events_csv), "--model", "mf",
+                           "--out", str(run), "--epochs", "3", "--batch-size", "32",
+                           "--dim", "8", "--eval-every", "0")
+    assert code == 0
+    assert "recall@20" in out
+    for name in ("config.json", "metrics.jsonl", "checkpoint.safetensors",
+                 "embeddings.safetensors", "result.json"):
+        assert (run / name).is_file(), name
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--json", "--k", "5", "20")
+    assert code == 0
+    record = json.loads(out)
+    assert {"recall@20", "ndcg@20", "recall@5", "precision@5", "hitrate@20"} <= set(record)
+    trained = json.loads((run / "result.json").read_text())
+    assert record["recall@20"] == pytest.approx(trained["recall@20"])
+
+
+def test_lightgcn_with_validation_and_resume(tmp_path, events_csv, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--dataset", str(events_csv), "--model", "lightgcn", "--out", str(run),
+            "--batch-size", "64", "--dim", "8", "--layers", "2", "--valid-ratio", "0.2",
+            "--eval-every", "1", "--split", "temporal", "--time-col", "ts"]
+    assert run_cli(capsys, *args, "--epochs", "2")[0] == 0
+    code, _, err = run_cli(capsys, *args, "--epochs", "2")
+    assert code == 2 and "--resume" in err
+    assert run_cli(capsys, *args, "--epochs", "3", "--resume")[0] == 0
+    epochs = [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "nope", "--out", "x"], "unknown dataset 'nope'"),
+        (["train", "--dataset", "missing.csv", "--out", "x"], "missing.csv"),
+        (["evaluate", "no/such/run"], "config.json"),
+        (["train", "--dataset", "ml-100k", "--out", "x", "--batch-size", "0"], "batch_size=0"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_malformed_file_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item\n1,2\n3\n")
+    code, _, err = run_cli(capsys, "train", "--dataset", str(bad), "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert "bad.csv" in err and "line 3" in err
+
+
+@pytest.mark.parametrize("cmd", [[], ["train"], ["evaluate"], ["datasets"], ["demo"]])
+def test_help_everywhere(cmd, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*cmd, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "elasticrec", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("elasticrec "), proc.stderr
