@@ -146,8 +146,10 @@ def test_bad_arguments_are_rejected(kwargs, match):
 def test_shape_mismatches_are_rejected():
     train = sp.csr_matrix(np.eye(3, dtype=np.float32))
     test = sp.csr_matrix(np.eye(3, dtype=np.float32)[::-1])
-    with pytest.raises(ValueError, match="score_fn returned shape"):
+    with pytest.raises(ValueError, match="score_fn returned float32 scores of shape"):
         evaluate_ranking(lambda ids: np.zeros((len(ids), 4), np.float32), train, test)
+    with pytest.raises(ValueError, match="score_fn returned float64"):
+        evaluate_ranking(lambda ids: np.zeros((len(ids), 3)), train, test)
     with pytest.raises(ValueError, match="test has shape"):
         evaluate_ranking(lambda ids: None, train, sp.csr_matrix((3, 4)))
 

@@ -132,13 +132,14 @@ def evaluate_ranking(
         for lo in range(0, len(users), chunk_size):
             ids = users[lo : lo + chunk_size]
             scores = np.asarray(score_fn(ids))
-            if scores.shape != (len(ids), n_items):
+            if scores.shape != (len(ids), n_items) or scores.dtype != np.float32:
                 raise ValueError(
-                    f"score_fn returned shape {scores.shape} for {len(ids)} users, "
-                    f"expected ({len(ids)}, {n_items})"
+                    f"score_fn returned {scores.dtype} scores of shape {scores.shape} for "
+                    f"{len(ids)} users; allowed: float32 of shape ({len(ids)}, {n_items})"
                 )
             seen, held = train[ids], test[ids]
             top = top_k(scores, max(ks), exclude_indptr=seen.indptr, exclude_indices=seen.indices)
+            del scores  # so that a fresh array per chunk never doubles peak memory
             hits = hit_matrix(top, held.indptr, held.indices)
             parts.append(ranking_metrics(hits, n_test[ids], ks))
             if bar is not None:

@@ -19,10 +19,14 @@ taken in one vectorised pass. If ``t`` is the k-th largest block maximum of a ro
 blocks each hold an item scoring at least ``t``, so the row's k-th best score is at least ``t``
 and every item of the top k, and every item tied with the last of them, lies in a block whose
 maximum is at least ``t``. Only those blocks are gathered; their items scoring at least ``t``
-are sorted by (row, -score, item) and the first k of each row kept. The result does not depend
-on ``n_blocks``; only the speed does. Excluded items never enter: block maxima are recomputed
-without them for the few blocks they touch, and they are masked out of gathered blocks, so
-``scores`` is never written to and never copied whole.
+are sorted by (row, rank key) and the first k of each row kept. The rank key packs the score's
+order-preserving 32 bits above the complement of the item index into one uint64, so a larger
+key ranks first and no two items tie. A row with many tied blocks at ``t`` (all scores equal,
+say) would gather most of itself; such rows are instead ranked whole, by an
+``np.argpartition`` of their rank keys. The result does not depend on ``n_blocks``; only the
+speed does. Excluded items never enter: block maxima are recomputed without them for the few
+blocks they touch, and they are masked out of what is gathered, so ``scores`` is never
+written to, and never copied whole when it is C-contiguous.
 """
 
 from __future__ import annotations
@@ -31,14 +35,19 @@ import numpy as np
 
 __all__ = ["default_n_blocks", "top_k"]
 
+# A row with more candidate blocks than this many per wanted item (plus a few) is ranked whole.
+_CROWDED_BLOCKS_PER_K = 2
+# Rows ranked whole are keyed this many at a time, to bound the uint64 key array.
+_FULL_ROWS_PER_PASS = 256
+
 
 def default_n_blocks(n_items: int, k: int) -> int:
     """The block count ``top_k`` uses unless told otherwise (measured on gowalla's shape).
 
     More blocks make the bound slower to find and the gathered candidates fewer; sixteen
-    blocks per wanted item, and at least 1024, balances the two for k up to a few hundred.
+    blocks per wanted item, and at least 4096, balanced the two best for k from 20 to 300.
     """
-    return max(1, min(n_items, max(1024, 16 * k)))
+    return max(1, min(n_items, max(4096, 16 * k)))
 
 
 def top_k(
@@ -51,16 +60,16 @@ def top_k(
 ) -> np.ndarray:
     """The ``k`` best items of each row of ``scores``, best first, as an int64 ``(B, k)`` array.
 
-    ``scores`` is a floating ``(B, n_items)`` array (float32 in practice); it is only read.
-    The items to leave out of row ``r`` are ``exclude_indices[exclude_indptr[r]:
-    exclude_indptr[r + 1]]`` (CSR form relative to the rows of ``scores``; duplicates are
-    harmless). Ties go to the smaller item index; rows with fewer than ``k`` remaining items
-    are padded with ``-1`` (see the module docstring). ``n_blocks`` tunes speed only.
+    ``scores`` is a float32 ``(B, n_items)`` array (C order is fastest); it is only read. The
+    items to leave out of row ``r`` are ``exclude_indices[exclude_indptr[r]:exclude_indptr[r +
+    1]]``: CSR form relative to the rows of ``scores``, in any order, duplicates harmless. Ties
+    go to the smaller item index; rows with fewer than ``k`` remaining items are padded with
+    ``-1`` (see the module docstring). ``n_blocks`` tunes speed only.
     """
     scores = np.asarray(scores)
-    if scores.ndim != 2 or not np.issubdtype(scores.dtype, np.floating):
+    if scores.ndim != 2 or scores.dtype != np.float32:
         raise ValueError(
-            f"scores must be a 2-d floating array, got shape {scores.shape} dtype {scores.dtype}"
+            f"scores must be a 2-d float32 array, got shape {scores.shape} dtype {scores.dtype}"
         )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k={k!r} is not allowed: an int >= 1")
@@ -91,18 +100,23 @@ def top_k(
         bound = np.full(n_rows, -np.inf, dtype=block_max.dtype)  # every block is a candidate
     else:
         bound = _fix_excluded_maxima(scores, block_max, k, ex_block, ex_depth)
+    is_cand = block_max >= bound[:, None]
+    crowded = np.flatnonzero(is_cand.sum(axis=1) > _CROWDED_BLOCKS_PER_K * k + 8)
+    if crowded.size:
+        _top_k_full_rows(scores, k, crowded, ex_rows, ex_cols, out)
+        is_cand[crowded] = False
     # flatnonzero + divmod is several times faster than a 2-d np.nonzero
-    cand_keys = np.flatnonzero(block_max >= bound[:, None])  # row-major, so sorted
+    cand_keys = np.flatnonzero(is_cand)  # row-major, so sorted
     cand_rows, cand_blocks = np.divmod(cand_keys, m)
     values, valid, cols = _gather_blocks(scores, cand_rows, cand_blocks, m)
-    if ex_rows.size:
+    if ex_rows.size and cand_keys.size:
         at = np.minimum(np.searchsorted(cand_keys, ex_block), len(cand_keys) - 1)
         found = cand_keys[at] == ex_block
         valid[at[found], ex_depth[found]] = False
     keep = valid & (values >= bound[cand_rows][:, None])
     rows = np.broadcast_to(cand_rows[:, None], keep.shape)[keep]
     items = cols[keep]
-    order = np.lexsort((items, -values[keep], rows))
+    order = np.lexsort((~_rank_keys(values[keep], items), rows))  # by row, then best first
     rows, items = rows[order], items[order]
 
     counts = np.bincount(rows, minlength=n_rows)
@@ -110,6 +124,46 @@ def top_k(
     take = rank < k
     out[rows[take], rank[take]] = items[take]
     return out
+
+
+def _rank_keys(values: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """uint64 keys ordered as the ranking: a larger key has a larger score or, on equal scores,
+    a smaller item index. Keys are never 0, which marks excluded items."""
+    # + 0.0 turns -0.0 into 0.0; then positive floats get the top bit set and negative ones
+    # are bit-flipped, which makes unsigned order equal float order (NaN has been rejected).
+    bits = (values + np.float32(0.0)).view(np.uint32)
+    flip = (bits.view(np.int32) >> 31).view(np.uint32) | np.uint32(0x8000_0000)
+    ordered = (bits ^ flip).astype(np.uint64)
+    return (ordered << np.uint64(32)) | (np.uint64(0xFFFF_FFFF) - items.astype(np.uint64))
+
+
+def _top_k_full_rows(
+    scores: np.ndarray,
+    k: int,
+    rows: np.ndarray,
+    ex_rows: np.ndarray,
+    ex_cols: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Fill ``out[rows]`` by partitioning the rows' whole rank-key arrays (ties are cheap here)."""
+    n_items = scores.shape[1]
+    kk = min(k, n_items)
+    item_ids = np.arange(n_items, dtype=np.int64)
+    local = np.full(len(scores), -1, dtype=np.int64)
+    for lo in range(0, len(rows), _FULL_ROWS_PER_PASS):
+        part = rows[lo : lo + _FULL_ROWS_PER_PASS]
+        keys = _rank_keys(scores[part], item_ids)
+        local[part] = np.arange(len(part))
+        at = local[ex_rows]
+        mine = at >= 0
+        keys[at[mine], ex_cols[mine]] = 0
+        local[part] = -1
+        best = np.argpartition(keys, n_items - kk, axis=1)[:, n_items - kk :]
+        best_keys = np.take_along_axis(keys, best, axis=1)
+        order = np.argsort(~best_keys, axis=1)
+        items = np.take_along_axis(best, order, axis=1)
+        items[np.take_along_axis(best_keys, order, axis=1) == 0] = -1
+        out[part, :kk] = items
 
 
 def _exclusions(
