@@ -18,7 +18,7 @@ def test_epoch_covers_every_pair_once_with_true_negatives(n_users, n_items, n, s
     sampler = BPRSampler.from_interactions(inter)
     positives = set(zip(user.tolist(), item.tolist(), strict=True))
     seen = []
-    for u, p, q in sampler.epoch(batch, np.random.default_rng(seed)):
+    for u, p, q in sampler.epoch(batch, np.random.default_rng(seed), mode="pairs"):
         assert len(u) <= batch
         seen += list(zip(u.tolist(), p.tolist(), strict=True))
         assert not any((a, b) in positives for a, b in zip(u.tolist(), q.tolist(), strict=True))
@@ -49,3 +49,25 @@ def test_user_with_every_item_is_refused():
     inter = Interactions(user=np.zeros(3, np.int64), item=np.arange(3), n_users=1, n_items=3)
     with pytest.raises(ValueError, match="every item"):
         BPRSampler.from_interactions(inter)
+
+
+def test_user_uniform_sampling_draws_true_pairs_with_equal_user_weight():
+    rng = np.random.default_rng(7)
+    # user 0 has 1 item, user 1 has 30, user 2 none: users 0 and 1 must be drawn equally often
+    user = np.array([0] + [1] * 30)
+    item = np.array([5] + list(range(30)))
+    inter = Interactions(user=user, item=item, n_users=3, n_items=40)
+    sampler = BPRSampler.from_interactions(inter)
+    positives = set(zip(user.tolist(), item.tolist(), strict=True))
+    counts = np.zeros(3)
+    total = 0
+    for _ in range(300):
+        for u, p, q in sampler.epoch(8, rng, mode="users"):
+            assert all((a, b) in positives for a, b in zip(u.tolist(), p.tolist(), strict=True))
+            assert not any((a, b) in positives for a, b in zip(u.tolist(), q.tolist(),
+                                                                 strict=True))
+            counts += np.bincount(u, minlength=3)
+            total += len(u)
+    assert total == 300 * len(user)
+    assert counts[2] == 0
+    assert abs(counts[0] / total - 0.5) < 0.02

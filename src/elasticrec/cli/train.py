@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patience", type=int, default=defaults.patience)
     t.add_argument("--metric", default=defaults.metric)
     t.add_argument("--k", type=int, nargs="+", default=list(defaults.ks), dest="ks")
+    t.add_argument("--sampling", choices=("users", "pairs"), default=defaults.sampling,
+                   help="users: user-uniform BPR triples as in the LightGCN/NGCF code "
+                        "(default); pairs: every training pair once per epoch")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--monitor-test", action="store_true",
                    help="also log test metrics at each validation (learning curves only)")
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                         combine=args.combine)
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
                         eval_every=args.eval_every, patience=args.patience, metric=args.metric,
-                        ks=ks, seed=args.seed)
+                        ks=ks, sampling=args.sampling, seed=args.seed)
     record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
                        download=not args.no_download, resume=args.resume,
                        monitor_test=args.monitor_test, progress=show_progress(), log=log)

@@ -1,15 +1,22 @@
 """BPR training triples: (user, positive item, negative item), vectorised.
 
-An epoch visits every training interaction once in a random order (the positives), and draws
-for each a negative uniformly from the items that user never interacted with. Negatives are
-drawn by vectorised rejection: draw for the whole batch, find collisions with the user's
-positives by binary search over sorted (user, item) keys, redraw only those.
+An epoch holds as many triples as there are training pairs. Two ways to draw them:
+
+- ``"users"`` (default, as the released LightGCN and NGCF code do): each triple's user is drawn
+  uniformly from the users with training items, with replacement, and its positive uniformly
+  from that user's items; every user weighs the same, as in the per-user averaged metrics.
+- ``"pairs"``: every training pair once, in a random order; active users weigh more.
+
+Negatives are uniform over the items the user never interacted with, drawn by vectorised
+rejection: draw for the whole batch, find collisions with the user's positives by binary
+search over sorted (user, item) keys, redraw only those.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +31,8 @@ class BPRSampler:
     item: np.ndarray
     n_items: int
     keys: np.ndarray  # sorted unique user * n_items + item
+    indptr: np.ndarray  # CSR row pointers: user u's items are item[indptr[u]:indptr[u+1]]
+    active: np.ndarray  # users with at least one training item
 
     @classmethod
     def from_interactions(cls, train: Interactions) -> BPRSampler:
@@ -34,7 +43,9 @@ class BPRSampler:
         item = csr.indices.astype(np.int64)
         if np.any(np.bincount(user, minlength=train.n_users) >= train.n_items):
             raise ValueError("BPRSampler: a user interacted with every item; no negative exists")
-        return cls(user=user, item=item, n_items=train.n_items, keys=user * train.n_items + item)
+        return cls(user=user, item=item, n_items=train.n_items, keys=user * train.n_items + item,
+                   indptr=csr.indptr.astype(np.int64),
+                   active=np.flatnonzero(np.diff(csr.indptr)).astype(np.int64))
 
     def __len__(self) -> int:
         return len(self.user)
@@ -53,14 +64,23 @@ class BPRSampler:
         return neg
 
     def epoch(
-        self, batch_size: int, rng: np.random.Generator
+        self, batch_size: int, rng: np.random.Generator,
+        mode: Literal["users", "pairs"] = "users",
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Batches of (users, positives, negatives) covering every pair once."""
+        """Batches of (users, positives, negatives), ``len(self)`` triples in all."""
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
-        order = rng.permutation(len(self.user))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        if mode not in ("users", "pairs"):
+            raise ValueError(f"sampling mode must be 'users' or 'pairs', got {mode!r}")
+        order = rng.permutation(len(self.user)) if mode == "pairs" else None
+        for start in range(0, len(self.user), batch_size):
+            n = min(batch_size, len(self.user) - start)
+            if order is not None:
+                idx = order[start : start + n]
+            else:
+                users = self.active[rng.integers(0, len(self.active), size=n)]
+                lo, hi = self.indptr[users], self.indptr[users + 1]
+                idx = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
             users = self.user[idx]
             yield users, self.item[idx], self.negatives(users, rng)
 

@@ -17,6 +17,7 @@ class TrainConfig:
     patience: int = 5  # stop after this many validations without improvement (0: never stop)
     metric: str = "recall@20"  # the validation metric early stopping watches
     ks: tuple[int, ...] = field(default=(20,))  # cut-offs reported at validation
+    sampling: str = "users"  # "users": user-uniform triples (LightGCN/NGCF code); "pairs"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -26,6 +27,8 @@ class TrainConfig:
         check(self.l2 >= 0, "l2", self.l2, "a number >= 0")
         check(self.eval_every >= 0, "eval_every", self.eval_every, "an integer >= 0")
         check(self.patience >= 0, "patience", self.patience, "an integer >= 0")
+        check(self.sampling in ("users", "pairs"), "sampling", self.sampling,
+              "'users' or 'pairs'")
         check(len(self.ks) > 0 and all(k > 0 for k in self.ks), "ks", self.ks,
                "a non-empty list of positive integers")
         name, _, k = self.metric.partition("@")

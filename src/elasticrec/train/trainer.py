@@ -99,7 +99,7 @@ class Trainer:
             t0 = time.perf_counter()
             total = 0.0
             self.model.train()
-            batches = tqdm(self.sampler.epoch(cfg.batch_size, rng), total=n_batches,
+            batches = tqdm(self.sampler.epoch(cfg.batch_size, rng, cfg.sampling), total=n_batches,
                            desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
                            disable=not self.progress, unit="batch")
             for users, pos, neg in batches:
