@@ -64,7 +64,8 @@ def cmd_train(args: argparse.Namespace) -> list[dict]:
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
     published = PUBLISHED.get((args.dataset, args.model))
-    record.update(benchmark="train", run_dir=str(run_dir), **results.provenance())
+    record.update(benchmark="train", run_dir=str(run_dir), torch_threads=torch.get_num_threads(),
+                  **results.provenance())
     if published:
         record.update(published_recall=published[0], published_ndcg=published[1],
                       published_source=published[2])
@@ -174,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.foundation",
                                 description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="PyTorch intra-op threads (default 1: its OpenMP threads stall when "
+                        "the cores are shared; sparse propagation has its own thread pool)")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a base model and record its test quality and time")
     t.add_argument("--dataset", required=True)
@@ -205,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("table", help="regenerate foundation.md from foundation.json").set_defaults(
         fn=cmd_table)
     args = p.parse_args(argv)
+    torch.set_num_threads(args.torch_threads)
     records = args.fn(args)
     if records:
         results.upsert(OUT, records, KEY)

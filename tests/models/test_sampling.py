@@ -55,7 +55,7 @@ def test_user_uniform_sampling_draws_true_pairs_with_equal_user_weight():
     rng = np.random.default_rng(7)
     # user 0 has 1 item, user 1 has 30, user 2 none: users 0 and 1 must be drawn equally often
     user = np.array([0] + [1] * 30)
-    item = np.array([5] + list(range(30)))
+    item = np.array([5, *range(30)])
     inter = Interactions(user=user, item=item, n_users=3, n_items=40)
     sampler = BPRSampler.from_interactions(inter)
     positives = set(zip(user.tolist(), item.tolist(), strict=True))

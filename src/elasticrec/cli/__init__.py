@@ -18,6 +18,11 @@ COMMANDS: dict[str, str] = {
     "train": "elasticrec.cli.train",
     "evaluate": "elasticrec.cli.evaluate",
     "demo": "elasticrec.cli.demo",
+    "export": "elasticrec.cli.export",
+    "inspect": "elasticrec.cli.inspect",
+    "recommend": "elasticrec.cli.recommend",
+    "shrink": "elasticrec.cli.shrink",
+    "onnx": "elasticrec.cli.onnx",
 }
 
 

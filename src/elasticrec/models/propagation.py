@@ -9,6 +9,7 @@ thread pool (the kernel releases the GIL), which keeps both cores of a small mac
 from __future__ import annotations
 
 import itertools
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,7 +24,7 @@ class Propagator:
         if adjacency.shape[0] != adjacency.shape[1]:
             raise ValueError(f"adjacency must be square, got {adjacency.shape}")
         self.adjacency = sp.csr_matrix(adjacency, dtype=np.float32)
-        n_threads = max(1, n_threads or torch.get_num_threads())
+        n_threads = max(1, n_threads or os.cpu_count() or 1)
         bounds = _balanced_row_bounds(self.adjacency.indptr, n_threads)
         self._parts = [self.adjacency[a:b] for a, b in itertools.pairwise(bounds)]
         self._bounds = bounds

@@ -1,0 +1,44 @@
+"""Exact package sizes from a manifest alone, before anything is encoded or written.
+
+``package_bytes`` is the size of the file the manifest describes. ``device_bytes`` is what a
+budget bounds: the size of the single-user package a device receives. For a package with
+one user (or none: a fold-in package) the two are equal; a package with several users (an
+evaluation or distribution master) bounds every single-user package that
+``elasticrec.runtime.Package.for_user`` cuts from it, so ``device_bytes`` is the size of the
+largest of those, the one for the user whose label takes the most header bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from elasticrec.package.container import container_size, encode_header
+from elasticrec.package.manifest import Manifest
+
+
+def package_bytes(manifest: Manifest) -> int:
+    return container_size(manifest.to_json(), manifest.tensor_specs())
+
+
+def device_bytes(manifest: Manifest) -> int:
+    if len(manifest.users) <= 1:
+        return package_bytes(manifest)
+    return package_bytes(replace(manifest, users=(longest_label(manifest.users),)))
+
+
+def longest_label(labels: tuple[str, ...]) -> str:
+    """The label whose entry in the header is longest (JSON-escaped twice), first on ties."""
+    costs = [len(json.dumps(json.dumps(label))) for label in labels]
+    return labels[max(range(len(labels)), key=costs.__getitem__)]
+
+
+def byte_breakdown(manifest: Manifest) -> dict[str, int]:
+    """Bytes per part: ``length_field``, ``header`` (JSON and padding), then each tensor.
+
+    The parts sum to ``package_bytes(manifest)``.
+    """
+    specs = manifest.tensor_specs()
+    out = {"length_field": 8, "header": len(encode_header(manifest.to_json(), specs))}
+    out.update({s.name: s.nbytes for s in specs})
+    return out

@@ -1,0 +1,97 @@
+"""Reading a package: memory-map, check everything, then expose zero-copy tensor views.
+
+Checks, in order (each failure is a ``PackageError`` naming the problem): the container
+structure (``elasticrec.package.container.decode``: length field, header, canonical form,
+back-to-back tensors, truncation, trailing bytes), the whole-file SHA-256, the manifest
+(format name, version, fields, layout), the tensor set against the manifest (missing,
+unexpected, dtype, shape) and the tensor values (finite floats, non-negative scales,
+symmetric int8, monotone offsets, group ids and sizes, distinct item ids).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+
+from elasticrec.package.container import DTYPES, Container, decode
+from elasticrec.package.errors import PackageError
+from elasticrec.package.manifest import BlockLayout, Manifest, RaggedLayout, manifest_from_json
+
+
+def read_buffer(path: str | os.PathLike) -> memoryview | bytes:
+    """The file's bytes: a read-only memory map, or plain bytes for tiny or empty files."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < mmap.PAGESIZE:
+            return fh.read()
+        return memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def parse(buf: bytes | memoryview, *, verify: bool = True
+          ) -> tuple[Manifest, dict[str, np.ndarray], Container]:
+    """The manifest and read-only tensor views over ``buf``, after every check."""
+    container = decode(buf, verify=verify)
+    manifest, _ = manifest_from_json(container.manifest_json)
+    expected = {s.name: s for s in manifest.tensor_specs()}
+    found = {name: spec for name, (spec, _) in container.tensors.items()}
+    for name in expected:
+        if name not in found:
+            raise PackageError(f"missing tensor {name!r}, which the manifest requires")
+    for name in found:
+        if name not in expected:
+            raise PackageError(f"unexpected tensor {name!r}, which the manifest does not name")
+    for name, spec in expected.items():
+        got = found[name]
+        if got.dtype != spec.dtype:
+            raise PackageError(f"tensor {name!r} has dtype {got.dtype}; the manifest requires "
+                               f"{spec.dtype}")
+        if got.shape != spec.shape:
+            raise PackageError(f"tensor {name!r} has shape {list(got.shape)}; the manifest "
+                               f"requires {list(spec.shape)}")
+    tensors = {}
+    for name, (spec, offset) in container.tensors.items():
+        count = int(np.prod(spec.shape))
+        arr = np.frombuffer(buf, dtype=DTYPES[spec.dtype], count=count, offset=offset)
+        tensors[name] = arr.reshape(spec.shape)
+    check_values(manifest, tensors)
+    return manifest, tensors, container
+
+
+def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
+    for name in ("user", "values", "scales"):
+        arr = tensors.get(name)
+        if arr is not None and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise PackageError(f"tensor {name!r} holds NaN or infinite values")
+    scales = tensors.get("scales")
+    if scales is not None and scales.size and scales.min() < 0:
+        raise PackageError("tensor 'scales' holds negative scales")
+    values = tensors["values"]
+    if values.dtype == np.int8 and values.size and values.min() < -127:
+        raise PackageError("tensor 'values' holds -128; int8 values are symmetric in "
+                           "[-127, 127]")
+    layout = manifest.layout
+    if isinstance(layout, RaggedLayout):
+        offsets = tensors["offsets"]
+        widths = np.diff(offsets.astype(np.int64))
+        if offsets[0] != 0 or offsets[-1] != layout.n_values:
+            raise PackageError(f"tensor 'offsets' runs from {offsets[0]} to {offsets[-1]}; "
+                               f"expected 0 to n_values={layout.n_values}")
+        if widths.size and widths.min() < 0:
+            raise PackageError(f"tensor 'offsets' is not monotone (decreases after row "
+                               f"{int(np.argmin(widths))})")
+        if widths.size and widths.max() > manifest.dim:
+            raise PackageError(f"tensor 'offsets' gives a row width {int(widths.max())} "
+                               f"above dim={manifest.dim}")
+    if isinstance(layout, BlockLayout):
+        groups = tensors["item_group"]
+        if groups.size and int(groups.max()) >= layout.n_groups:
+            raise PackageError(f"tensor 'item_group' names group {int(groups.max())}; the "
+                               f"manifest has {layout.n_groups} groups")
+        sizes = np.bincount(groups, minlength=layout.n_groups)
+        if tuple(int(x) for x in sizes) != layout.group_sizes:
+            raise PackageError("tensor 'item_group' disagrees with the manifest's group_sizes")
+    ids = tensors.get("item_ids")
+    if ids is not None and len(np.unique(ids)) != len(ids):
+        raise PackageError("tensor 'item_ids' repeats an id")

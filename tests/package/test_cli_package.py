@@ -1,0 +1,104 @@
+"""The package commands end to end: export, inspect, recommend, shrink, onnx."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from elasticrec.cli import main
+from elasticrec.runtime import load
+from elasticrec.train.rundir import RunEmbeddings, save_embeddings
+
+N_ITEMS, DIM = 200, 8
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    save_embeddings(tmp_path / "run", RunEmbeddings(
+        user=rng.standard_normal((5, DIM), dtype=np.float32),
+        item=rng.standard_normal((N_ITEMS, DIM), dtype=np.float32),
+        dataset="toy", dataset_fingerprint="f00", model="mf",
+        user_labels=[f"u{i}" for i in range(5)], item_labels=[str(3 * i) for i in range(N_ITEMS)],
+    ))
+    return tmp_path / "run"
+
+
+def test_export_inspect_recommend_shrink(run_dir, tmp_path, capsys):
+    out = tmp_path / "a.erpk"
+    assert main(["export", str(run_dir), "--budget", "50%", "--user", "u2", "--out",
+                 str(out)]) == 0
+    budget = N_ITEMS * DIM * 4 // 2
+    pkg = load(out)
+    assert out.stat().st_size == pkg.file_bytes <= budget
+    assert pkg.users == ("u2",) and 0 < pkg.manifest.layout.width < DIM
+    capsys.readouterr()
+
+    assert main(["inspect", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sum(summary["bytes"].values()) == summary["file_bytes"] == pkg.file_bytes
+    assert main(["inspect", str(out)]) == 0
+    assert "checksum OK" in capsys.readouterr().out
+
+    assert main(["recommend", str(out), "-k", "3", "--exclude", "0", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    expected = pkg.recommend(3, exclude=pkg.item_index(["0", "3"]))
+    assert [line.split("\t")[1] for line in lines] == list(expected.labels)
+
+    small = tmp_path / "b.erpk"
+    target = pkg.file_bytes - 500
+    assert main(["shrink", str(out), "--budget", str(target), "--out", str(small)]) == 0
+    assert small.stat().st_size <= target
+    assert main(["shrink", str(small), "--budget", "1MB", "--out", str(tmp_path / "c")]) == 2
+    assert "needs the server" in capsys.readouterr().err
+
+
+def test_export_without_user_bounds_each_single_user_package(run_dir, tmp_path, capsys):
+    out = tmp_path / "all.erpk"
+    assert main(["export", str(run_dir), "--budget", "3000", "--dtype", "int8", "--out",
+                 str(out)]) == 0
+    pkg = load(out)
+    assert len(pkg.users) == 5 and pkg.file_bytes > 3000 >= pkg.device_bytes()
+    assert all(len(pkg.for_user(u)) <= 3000 for u in pkg.users)
+    assert main(["recommend", str(out), "--user", "u4", "-k", "2"]) == 0
+    assert main(["recommend", str(out), "--history", "0", "3", "6", "-k", "2"]) == 0
+
+
+def test_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys):
+    assert main(["export", str(run_dir), "--budget", "100B", "--out",
+                 str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "over the budget" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+    assert main(["export", str(run_dir), "--budget", "2XB", "--out", str(tmp_path / "x")]) == 2
+    assert main(["export", str(run_dir), "--budget", "1MB", "--user", "nobody", "--out",
+                 str(tmp_path / "x")]) == 2
+    bad = tmp_path / "bad.erpk"
+    bad.write_bytes(b"\x00" * 20)
+    assert main(["inspect", str(bad)]) == 2
+    assert "elasticrec inspect: error:" in capsys.readouterr().err
+
+
+def test_onnx_export(run_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "a.erpk"
+    assert main(["export", str(run_dir), "--budget", "100%", "--user", "u1", "--out",
+                 str(out)]) == 0
+    assert main(["onnx", str(out), "-k", "5", "--out", str(tmp_path / "m.onnx")]) == 0
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    user = np.array(json.loads(meta["user_vector"]), np.float32)
+    _, _, items = session.run(None, {"user": user, "exclude": np.zeros(0, np.int64)})
+    np.testing.assert_array_equal(items, load(out).recommend(5).items)
+
+
+@pytest.mark.parametrize("command", ["export", "inspect", "recommend", "shrink", "onnx"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: elasticrec " + command in capsys.readouterr().out

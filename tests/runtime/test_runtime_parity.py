@@ -1,0 +1,114 @@
+"""Parity: the device ranks exactly as the server model restricted to the shipped positions
+(full tables, a 0/1 mask and the block rescaling, plain NumPy), and onnxruntime agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
+from elasticrec.eval.ranking import top_k
+from elasticrec.package.builder import BuildOptions, build
+from elasticrec.runtime import load_bytes
+from elasticrec.train.rundir import RunEmbeddings
+
+N_ITEMS, DIM, N_USERS, K = 3000, 32, 6, 20
+
+
+@pytest.fixture(scope="module")
+def run() -> RunEmbeddings:
+    rng = np.random.default_rng(3)
+    return RunEmbeddings(
+        user=rng.standard_normal((N_USERS, DIM), dtype=np.float32),
+        item=rng.standard_normal((N_ITEMS, DIM), dtype=np.float32),
+        dataset="toy", dataset_fingerprint="f", model="mf",
+        user_labels=[f"u{i}" for i in range(N_USERS)],
+        item_labels=[str(i) for i in range(N_ITEMS)],
+    )
+
+
+def selections():
+    rng = np.random.default_rng(4)
+    groups = rng.integers(0, 5, N_ITEMS)
+    priorities = [list(rng.permutation(8)[: rng.integers(0, 9)]) for _ in range(5)]
+    return {
+        "dense": DenseSelection(13),
+        "blocks": BlockSelection.from_groups(8, groups, priorities),
+        "blocks-rescaled": BlockSelection.from_groups(8, groups, priorities, rescale=True),
+        "ragged": RaggedSelection(rng.integers(0, DIM + 1, N_ITEMS)),
+    }
+
+
+def server_mask(selection, n_items: int, dim: int) -> np.ndarray:
+    """float32 (n_items, dim): 1 at shipped positions (times N/|S| when rescaled), else 0."""
+    cols = np.arange(dim)
+    if isinstance(selection, DenseSelection):
+        return np.broadcast_to(cols < selection.width, (n_items, dim)).astype(np.float32)
+    if isinstance(selection, RaggedSelection):
+        return (cols < selection.widths[:, None]).astype(np.float32)
+    width = dim // selection.n_blocks
+    mask = np.zeros((n_items, dim), np.float32)
+    for g, shipped in enumerate(selection.groups):
+        rows = selection.item_group == g
+        for b in shipped:
+            mask[rows, b * width:(b + 1) * width] = 1.0
+        if selection.rescale and shipped:
+            mask[rows] *= selection.n_blocks / len(shipped)
+    return mask
+
+
+@pytest.mark.parametrize("name", list(selections()))
+def test_runtime_ranking_equals_masked_server_ranking(run, name):
+    selection = selections()[name]
+    pkg = load_bytes(build(run, selection, BuildOptions()))
+    rng = np.random.default_rng(5)
+    server_items = run.item * server_mask(selection, N_ITEMS, DIM)
+    for user in range(N_USERS):
+        history = np.sort(rng.choice(N_ITEMS, 40, replace=False))
+        server_scores = (run.user[user] @ server_items.T)[None]
+        expected = top_k(server_scores, K, exclude_indptr=np.array([0, 40]),
+                         exclude_indices=history)[0]
+        got = pkg.recommend(K, user=f"u{user}", exclude=history)
+        np.testing.assert_array_equal(got.items, expected)
+        np.testing.assert_allclose(got.scores, server_scores[0, expected], rtol=1e-5,
+                                   atol=1e-5)
+        np.testing.assert_allclose(pkg.scores(run.user[user]), server_scores[0], rtol=1e-4,
+                                   atol=1e-4)
+
+
+QUANTISED = [(name, dtype, "auto") for name in selections() for dtype in ("float16", "int8")]
+QUANTISED += [("blocks", "int8", "block"), ("blocks-rescaled", "int8", "block")]
+
+
+@pytest.mark.parametrize(("name", "dtype", "scales"), QUANTISED)
+def test_quantised_packages_score_with_their_decoded_vectors(run, name, dtype, scales):
+    selection = selections()[name]
+    pkg = load_bytes(build(run, selection, BuildOptions(value_dtype=dtype, scales=scales)))
+    decoded = pkg.item_vectors(np.arange(N_ITEMS))
+    reference = run.user @ decoded.T
+    np.testing.assert_allclose(pkg.scores(run.user), reference, rtol=1e-4, atol=1e-4)
+    full = run.user @ (run.item * server_mask(selection, N_ITEMS, DIM)).T
+    tolerance = 0.05 if dtype == "float16" else 0.5
+    assert np.abs(pkg.scores(run.user) - full).max() < tolerance
+
+
+@pytest.mark.parametrize("name", list(selections()))
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
+def test_onnxruntime_gives_the_same_top_k(run, name, dtype):
+    ort = pytest.importorskip("onnxruntime")
+    from elasticrec.package.onnx_export import package_to_onnx
+
+    selection = selections()[name]
+    pkg = load_bytes(build(run, selection, BuildOptions(value_dtype=dtype, users=(2,))))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(package_to_onnx(pkg, k=K).SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(6)
+    for exclude in (np.zeros(0, np.int64), np.sort(rng.choice(N_ITEMS, 50, replace=False))):
+        scores, top_scores, top_items = session.run(
+            None, {"user": pkg.user_vector(), "exclude": exclude})
+        rec = pkg.recommend(K, exclude=exclude)
+        np.testing.assert_array_equal(top_items, rec.items)
+        np.testing.assert_allclose(top_scores, rec.scores, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(scores, pkg.scores(pkg.user_vector()), rtol=1e-5, atol=1e-5)
