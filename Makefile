@@ -12,7 +12,7 @@ ifneq ($(SHARED_DATA),)
 export ELASTICREC_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.foundation
+	PYTHON=$(BIN)/python benchmarks/run_all.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

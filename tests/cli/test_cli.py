@@ -97,3 +97,38 @@ def test_module_entry_point():
     proc = subprocess.run([sys.executable, "-m", "elasticrec", "--version"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("elasticrec "), proc.stderr
+
+
+def test_full_budget_package_evaluates_like_the_model(tmp_path, events_csv, capsys):
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", "--dataset", str(events_csv), "--model", "mf", "--out",
+                   str(run), "--epochs", "2", "--batch-size", "32", "--dim", "8",
+                   "--eval-every", "0")[0] == 0
+    full, small = tmp_path / "full.erpkg", tmp_path / "small.erpkg"
+    assert run_cli(capsys, "export", str(run), "--budget", "1MB", "--out", str(full))[0] == 0
+    assert run_cli(capsys, "export", str(run), "--budget", "1800", "--out", str(small))[0] == 0
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--json", "--package", str(full),
+                           str(small))
+    assert code == 0
+    records = json.loads(out)
+    model = json.loads((run / "result.json").read_text())
+    assert records[0]["recall@20"] == pytest.approx(model["recall@20"], abs=1e-12)
+    assert records[0]["ndcg@20"] == pytest.approx(model["ndcg@20"], abs=1e-12)
+    assert records[1]["device_bytes"] < records[0]["device_bytes"]
+    assert all(r["package_bytes"] == p.stat().st_size
+               for r, p in zip(records, (full, small), strict=True))
+
+
+def test_package_from_another_dataset_is_refused(tmp_path, events_csv, capsys):
+    run = tmp_path / "run"
+    other = tmp_path / "other.csv"
+    other.write_text(events_csv.read_text().replace("item1,", "item2,"))
+    for name, data in (("run", events_csv), ("run2", other)):
+        assert run_cli(capsys, "train", "--dataset", str(data), "--model", "mf", "--out",
+                       str(tmp_path / name), "--epochs", "1", "--dim", "4",
+                       "--eval-every", "0")[0] == 0
+    pkg = tmp_path / "p.erpkg"
+    assert run_cli(capsys, "export", str(tmp_path / "run2"), "--budget", "1MB", "--out",
+                   str(pkg))[0] == 0
+    code, _, err = run_cli(capsys, "evaluate", str(run), "--package", str(pkg))
+    assert code == 2 and "fingerprint" in err

@@ -1,4 +1,8 @@
-"""`elasticrec evaluate`: full-ranking evaluation of a trained run on its test split."""
+"""`elasticrec evaluate`: full-ranking evaluation of a trained run on its test split.
+
+With --package, the device packages exported from the run (without --user) are evaluated
+instead, through the NumPy device runtime: the quality a device gets from what ships.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 from elasticrec.cli.common import add_data_options, data_dir_from
 from elasticrec.cli.train import dumps, format_table
-from elasticrec.train.run import evaluate_run
+from elasticrec.train.run import evaluate_packages, evaluate_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split(":", 1)[1].strip())
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--k", type=int, nargs="+", default=[20], dest="ks")
-    p.add_argument("--json", action="store_true", help="print the record as JSON")
+    p.add_argument("--package", type=Path, nargs="+", default=None, metavar="FILE",
+                   help="evaluate these packages exported from RUN_DIR instead of the model")
+    p.add_argument("--json", action="store_true", help="print the record(s) as JSON")
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -24,6 +30,14 @@ def run(args: argparse.Namespace) -> int:
     ks = tuple(sorted(set(args.ks)))
     if any(k <= 0 for k in ks):
         raise ValueError(f"--k values must be positive, got {list(args.ks)}")
+    if args.package:
+        records = evaluate_packages(args.run_dir, args.package, data_dir=data_dir_from(args),
+                                    ks=ks, download=not args.no_download)
+        if args.json:
+            print(dumps(records))
+        else:
+            print(format_table(records, ks, extra=("package_bytes", "device_bytes")))
+        return 0
     record = evaluate_run(args.run_dir, data_dir=data_dir_from(args), ks=ks,
                           download=not args.no_download)
     print(dumps(record) if args.json else format_table([record], ks))

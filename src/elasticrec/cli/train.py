@@ -77,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_table(records: list[dict], ks: tuple[int, ...]) -> str:
-    cols = ["dataset", "model", "method"] + [f"{m}@{k}" for k in ks
-                                             for m in ("recall", "ndcg", "precision", "hitrate")]
+def format_table(records: list[dict], ks: tuple[int, ...], extra: tuple[str, ...] = ()) -> str:
+    cols = ["dataset", "model", "method", *extra] + [
+        f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]
     rows = [[_fmt(r.get(c)) for c in cols] for r in records]
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
@@ -90,5 +90,5 @@ def _fmt(v: object) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def dumps(record: dict) -> str:
+def dumps(record: dict | list[dict]) -> str:
     return json.dumps(record, indent=2, sort_keys=True)

@@ -122,6 +122,43 @@ def evaluate_run(
     run_dir: str | Path, *, data_dir: Path, ks: tuple[int, ...] = (20,), download: bool = True
 ) -> dict:
     """Rebuild a run's data split, check it is the same data, and evaluate its embeddings."""
+    data = rebuild_data(run_dir, data_dir=data_dir, download=download)
+    emb = load_embeddings(run_dir)
+    test = _evaluate(data, emb.user, emb.item, ks)
+    return {"dataset": data.name, "model": emb.model, "method": "full", **test["metrics"],
+            "n_test_users": test["n_users"], "seconds": test["seconds"]}
+
+
+def evaluate_packages(
+    run_dir: str | Path, packages: list[Path], *, data_dir: Path, ks: tuple[int, ...] = (20,),
+    download: bool = True,
+) -> list[dict]:
+    """Evaluate device packages exported from a run, through the NumPy runtime, on its test
+    split: the quality a device gets from what ships."""
+    from elasticrec import runtime
+    from elasticrec.package.evaluate import evaluate_package
+    from elasticrec.package.sizes import device_bytes
+
+    data = rebuild_data(run_dir, data_dir=data_dir, download=download)
+    known, test = data.known.to_csr(), data.test.to_csr()
+    out = []
+    for path in packages:
+        pkg = runtime.load(path)
+        if pkg.manifest.dataset_fingerprint != data.fingerprint:
+            raise ValueError(f"{path} was not built from the data of {run_dir} (dataset "
+                             f"fingerprint {pkg.manifest.dataset_fingerprint} != "
+                             f"{data.fingerprint})")
+        result = evaluate_package(pkg, known, test, ks)
+        out.append({"dataset": data.name, "model": pkg.manifest.model,
+                    "method": pkg.manifest.method, "package": str(path),
+                    "package_bytes": Path(path).stat().st_size,
+                    "device_bytes": device_bytes(pkg.manifest), **result.metrics,
+                    "n_test_users": result.n_users, "seconds": result.seconds})
+    return out
+
+
+def rebuild_data(run_dir: str | Path, *, data_dir: Path, download: bool = True) -> PreparedData:
+    """The run's data split, rebuilt from its config and checked against its fingerprint."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     data = prepare(DataConfig(**config["data"]), data_dir, download=download)
@@ -130,10 +167,7 @@ def evaluate_run(
             f"{run_dir}: the dataset {data.name!r} found in {data_dir} is not the data this run "
             f"was trained on (fingerprint {data.fingerprint} != {config['dataset_fingerprint']})"
         )
-    emb = load_embeddings(run_dir)
-    test = _evaluate(data, emb.user, emb.item, ks)
-    return {"dataset": data.name, "model": emb.model, "method": "full", **test["metrics"],
-            "n_test_users": test["n_users"], "seconds": test["seconds"]}
+    return data
 
 
 def read_config(run_dir: Path) -> dict:

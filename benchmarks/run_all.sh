@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates every published number in docs/results/ with the settings recorded there.
+# About three hours on the 2-core CI-class machine; each step upserts its own records, so a
+# step can be rerun alone (copy its line). Needs the datasets (see README: data location).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+F="$PY -m benchmarks.foundation"
+
+# Base models: fixed schedules, no model selection on the test split.
+$F train --dataset gowalla  --model lightgcn --epochs 120 --batch-size 16384 --lr 0.01 --eval-every 10
+$F train --dataset gowalla  --model mf       --epochs 60  --batch-size 8192  --lr 0.005 --l2 0.01 --eval-every 10
+$F train --dataset yelp2018 --model mf       --epochs 60  --batch-size 8192  --lr 0.005 --l2 0.01 --eval-every 10
+$F train --dataset yelp2018 --model lightgcn --epochs 40  --batch-size 16384 --lr 0.01 --eval-every 10
+# One epoch at the reference implementation's batch size, evaluation and load times.
+$F epoch --dataset gowalla --batch-size 2048
+$F eval --run runs/bench/gowalla-lightgcn
+$F load
+# Device packages: quality at a budget on what ships, and runtime latency/memory.
+$PY -m benchmarks.package_quality --run runs/bench/gowalla-lightgcn
+$PY -m benchmarks.packages --run runs/bench/gowalla-lightgcn
