@@ -44,3 +44,18 @@ def largest_fitting(size_at: Callable[[int], int], max_level: int, budget_bytes:
         else:
             hi = mid - 1
     return lo
+
+
+def fitting_level(size_at: Callable[[int], int], max_level: int, budget_bytes: int) -> int:
+    """The largest level in ``[1, max_level]`` that fits, or ``BudgetExceeded``.
+
+    A package with no item values (level 0) is never a useful answer: when only it fits (or
+    nothing does) the error says how far over the budget the smallest useful package is.
+    """
+    level = largest_fitting(size_at, max_level, budget_bytes)
+    if level <= 0 < max_level:
+        raise BudgetExceeded(size_at(1), budget_bytes, size_at(0), "no item values",
+                             request="the smallest package with any item value")
+    if level < 0:
+        raise BudgetExceeded(size_at(0), budget_bytes, size_at(0), "no item values")
+    return level

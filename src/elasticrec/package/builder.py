@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from elasticrec.atomic import write_bytes
-from elasticrec.budget.fit import BudgetExceeded, largest_fitting
+from elasticrec.budget.fit import BudgetExceeded, fitting_level
 from elasticrec.budget.selection import (
     BlockSelection,
     DenseSelection,
@@ -107,12 +107,7 @@ def fit(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
     def size_at(level: int) -> int:
         return device_bytes(plan(emb, selection.truncate(level), options))
 
-    level = largest_fitting(size_at, selection.level, budget_bytes)
-    if level <= 0 < selection.level:
-        raise BudgetExceeded(size_at(1), budget_bytes, size_at(0), "no item values",
-                             request="the smallest package with any item value")
-    if level < 0:
-        raise BudgetExceeded(size_at(0), budget_bytes, size_at(0), "no item values")
+    level = fitting_level(size_at, selection.level, budget_bytes)
     return selection.truncate(level)
 
 

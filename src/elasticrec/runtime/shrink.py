@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from elasticrec.budget.fit import BudgetExceeded, largest_fitting
+from elasticrec.budget.fit import fitting_level
 from elasticrec.budget.selection import (
     BlockSelection,
     DenseSelection,
@@ -44,12 +44,7 @@ def shrink(package: Package, budget_bytes: int) -> bytes:
     def size_at(level: int) -> int:
         return device_bytes(truncated_manifest(package.manifest, level))
 
-    level = largest_fitting(size_at, selection.level, budget_bytes)
-    if level <= 0 < selection.level:
-        raise BudgetExceeded(size_at(1), budget_bytes, size_at(0), "no item values",
-                             request="the smallest package with any item value")
-    if level < 0:
-        raise BudgetExceeded(size_at(0), budget_bytes, size_at(0), "no item values")
+    level = fitting_level(size_at, selection.level, budget_bytes)
     manifest = truncated_manifest(package.manifest, level)
     return encode(manifest.to_json(), _truncated_tensors(package, level))
 
