@@ -58,7 +58,8 @@ def cmd_train(args: argparse.Namespace) -> list[dict]:
     record = train_run(
         run_dir, DataConfig(dataset=args.dataset),
         ModelConfig(model=args.model, dim=args.dim, n_layers=args.layers),
-        TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
+        TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                    lr_decay=args.lr_decay, lr_min=args.lr_min, l2=args.l2,
                     eval_every=args.eval_every, patience=0, seed=args.seed),
         data_dir=data_dir(args), resume=args.resume, monitor_test=args.eval_every > 0,
         log=lambda m: print(m, file=sys.stderr, flush=True),
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--epochs", type=int, required=True)
     t.add_argument("--batch-size", type=int, default=2048)
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr-decay", type=float, default=1.0)
+    t.add_argument("--lr-min", type=float, default=0.0)
     t.add_argument("--l2", type=float, default=1e-4)
     t.add_argument("--eval-every", type=int, default=0,
                    help="log test metrics every N epochs (learning curve only)")

@@ -116,3 +116,12 @@ def test_configs_name_the_bad_field():
         TrainConfig(metric="recall@10", ks=(20,))
     with pytest.raises(ValueError, match="model='svd'"):
         ModelConfig(model="svd")
+
+
+def test_learning_rate_decays_per_epoch_down_to_its_floor():
+    model, sampler = _make()
+    cfg = TrainConfig(epochs=4, batch_size=64, lr=0.1, lr_decay=0.5, lr_min=0.02, eval_every=0)
+    trainer = Trainer(model, sampler, cfg)
+    result = trainer.fit()
+    assert [h["lr"] for h in result.history] == pytest.approx([0.1, 0.05, 0.025, 0.02])
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.02)

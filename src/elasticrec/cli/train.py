@@ -45,6 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=defaults.epochs)
     t.add_argument("--batch-size", type=int, default=defaults.batch_size)
     t.add_argument("--lr", type=float, default=defaults.lr)
+    t.add_argument("--lr-decay", type=float, default=defaults.lr_decay,
+                   help="multiply the learning rate by this after every epoch (default 1)")
+    t.add_argument("--lr-min", type=float, default=defaults.lr_min,
+                   help="floor for the decayed learning rate")
     t.add_argument("--l2", type=float, default=defaults.l2)
     t.add_argument("--eval-every", type=int, default=defaults.eval_every)
     t.add_argument("--patience", type=int, default=defaults.patience)
@@ -67,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                       timestamp_col=args.timestamp_col)
     model = ModelConfig(model=args.model, dim=args.dim, n_layers=args.layers,
                         combine=args.combine)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                        lr_decay=args.lr_decay, lr_min=args.lr_min, l2=args.l2,
                         eval_every=args.eval_every, patience=args.patience, metric=args.metric,
                         ks=ks, sampling=args.sampling, seed=args.seed)
     record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),

@@ -12,6 +12,8 @@ class TrainConfig:
     epochs: int = 100  # upper bound; early stopping may end sooner
     batch_size: int = 2048  # BPR triples per step
     lr: float = 1e-3  # Adam learning rate
+    lr_decay: float = 1.0  # multiply the learning rate by this after every epoch (1: constant)
+    lr_min: float = 0.0  # ... but never below this floor
     l2: float = 1e-4  # weight of the L2 penalty on the batch's ego embeddings
     eval_every: int = 5  # validate every this many epochs (0: never)
     patience: int = 5  # stop after this many validations without improvement (0: never stop)
@@ -24,6 +26,8 @@ class TrainConfig:
         check(self.epochs > 0, "epochs", self.epochs, "a positive integer")
         check(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
         check(self.lr > 0, "lr", self.lr, "a positive number")
+        check(0 < self.lr_decay <= 1, "lr_decay", self.lr_decay, "a number in (0, 1]")
+        check(0 <= self.lr_min <= self.lr, "lr_min", self.lr_min, "a number in [0, lr]")
         check(self.l2 >= 0, "l2", self.l2, "a number >= 0")
         check(self.eval_every >= 0, "eval_every", self.eval_every, "an integer >= 0")
         check(self.patience >= 0, "patience", self.patience, "an integer >= 0")

@@ -105,11 +105,14 @@ class Trainer:
             for users, pos, neg in batches:
                 total += self.step(users, pos, neg)
             train_seconds = time.perf_counter() - t0
+            lr = self.optimizer.param_groups[0]["lr"]
+            for group in self.optimizer.param_groups:
+                group["lr"] = max(cfg.lr_min, lr * cfg.lr_decay)
             loss = total / n_batches
             if not math.isfinite(loss):
                 raise FloatingPointError(f"epoch {epoch}: the training loss is {loss}; "
                                          "lower the learning rate")
-            record = {"epoch": epoch, "loss": loss, "train_seconds": train_seconds}
+            record = {"epoch": epoch, "loss": loss, "lr": lr, "train_seconds": train_seconds}
             if cfg.eval_every and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                 record.update(self._evaluate(epoch, state))
                 stopped_early = cfg.patience > 0 and state["bad_evals"] >= cfg.patience
