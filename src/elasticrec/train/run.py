@@ -112,6 +112,9 @@ def train_run(
         "n_layers": model_config.n_layers if model_config.model == "lightgcn" else 0,
         "batch_size": train_config.batch_size,
         "lr": train_config.lr,
+        "lr_decay": train_config.lr_decay,
+        "l2": train_config.l2,
+        "sampling": train_config.sampling,
         "stopped_early": fit.stopped_early,
     }
     write_text(run_dir / RESULT_FILE, json.dumps(record, indent=2) + "\n")
