@@ -141,13 +141,16 @@ def cmd_table(_args: argparse.Namespace) -> list[dict]:
         "## Base models: quality on the test split and wall time",
         "",
         "Full ranking over all items with each user's training items excluded; standard NDCG. "
-        "Trained for a fixed number of epochs on the given train split (no model selection on "
-        "the test split).",
+        "Trained for a fixed number of epochs on the given train split and evaluated once at "
+        "the end (no model selection on the test split). `published_*` are the papers' "
+        "figures, not measured here. `seconds` is the training wall time (test-curve "
+        "evaluations every 10 epochs included), on a machine shared with other jobs.",
         "",
         results.markdown_table(by["train"], ["dataset", "model", "recall@20", "ndcg@20",
                                              "published_recall", "published_ndcg",
                                              "published_source", "epochs", "batch_size", "lr",
-                                             "seconds", "seconds_per_epoch", "date", "commit"]),
+                                             "lr_decay", "l2", "sampling", "seconds",
+                                             "seconds_per_epoch", "date", "commit"]),
         "",
         "## One training epoch",
         "",
