@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from elasticrec import __version__
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:  # the reader went away (`elasticrec datasets | head`)
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except ElasticrecError as exc:
         print(f"elasticrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
