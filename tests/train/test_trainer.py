@@ -5,29 +5,13 @@ import pytest
 import torch
 
 from elasticrec.data.graph import normalized_adjacency
-from elasticrec.data.interactions import Interactions
 from elasticrec.data.sampling import BPRSampler
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.lightgcn import LightGCN
 from elasticrec.models.mf import MF
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.trainer import METRICS_FILE, Trainer
-
-
-def block_clusters(rng, blocks=4, users_per=12, items_per=10, density=0.6):
-    """Users of block b like items of block b only; returns (train, held-out) pairs."""
-    u, i = [], []
-    for b in range(blocks):
-        for uu in range(b * users_per, (b + 1) * users_per):
-            items = np.flatnonzero(rng.random(items_per) < density) + b * items_per
-            u += [uu] * len(items)
-            i += items.tolist()
-    u, i = np.array(u), np.array(i)
-    test = rng.random(len(u)) < 0.25
-    n_users, n_items = blocks * users_per, blocks * items_per
-    def make(m):
-        return Interactions(user=u[m], item=i[m], n_users=n_users, n_items=n_items)
-    return make(~test), make(test)
+from toy_data import block_clusters
 
 
 def hit_rate_in_block(model, train, test, items_per=10):

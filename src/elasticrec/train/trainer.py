@@ -1,6 +1,7 @@
 """The training loop: owns the optimiser, the epochs, validation, early stopping, checkpoints.
 
-One epoch visits every training pair once (BPR triples from ``BPRSampler``). Every
+Each epoch draws as many BPR triples as there are training pairs (``BPRSampler``); each step
+minimises an ``Objective`` (BPR + L2 by default; elastic methods bring their own). Every
 ``eval_every`` epochs the ``validate`` callback scores the model; the best model by
 ``config.metric`` is kept and restored at the end; ``patience`` validations without
 improvement stop training. With a ``run_dir``, each epoch's record is written to
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from elasticrec.atomic import atomic_path, write_text
 from elasticrec.data.sampling import BPRSampler
 from elasticrec.models.base import Recommender
-from elasticrec.models.losses import bpr_loss, l2_penalty
+from elasticrec.models.losses import BPRObjective, Objective
 from elasticrec.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from elasticrec.train.config import TrainConfig
 
@@ -58,8 +59,10 @@ class Trainer:
         run_dir: str | Path | None = None,
         progress: bool = False,
         log: Callable[[str], None] | None = None,
+        objective: Objective | None = None,
     ) -> None:
         self.model, self.sampler, self.config = model, sampler, config
+        self.objective = objective if objective is not None else BPRObjective(config.l2)
         self.validate = validate
         self.monitors = monitors or {}
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -70,15 +73,7 @@ class Trainer:
     def step(self, users: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
         u = torch.from_numpy(users)
         items = torch.from_numpy(np.concatenate([pos, neg]))
-        emb = self.model(u, items)
-        n = len(pos)
-        pos_scores = (emb.user * emb.item[:n]).sum(1)
-        neg_scores = (emb.user * emb.item[n:]).sum(1)
-        loss = bpr_loss(pos_scores, neg_scores)
-        if self.config.l2 > 0:
-            loss = loss + self.config.l2 * l2_penalty(
-                emb.user_ego, emb.item_ego[:n], emb.item_ego[n:]
-            )
+        loss = self.objective(self.model(u, items), u, items)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
