@@ -11,7 +11,7 @@ F="$PY -m benchmarks.foundation"
 $F train --dataset gowalla  --model lightgcn --epochs 100 --batch-size 16384 --lr 0.01 --lr-decay 0.97 --eval-every 10
 $F train --dataset gowalla  --model mf       --epochs 40  --batch-size 8192  --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 10
 $F train --dataset yelp2018 --model mf       --epochs 40  --batch-size 8192  --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 10
-$F train --dataset yelp2018 --model lightgcn --epochs 40  --batch-size 16384 --lr 0.01 --eval-every 10
+$F train --dataset yelp2018 --model lightgcn --epochs 20  --batch-size 16384 --lr 0.01 --lr-decay 0.9 --eval-every 10
 # One epoch at the reference implementation's batch size, evaluation and load times.
 $F epoch --dataset gowalla --batch-size 2048
 $F eval --run runs/bench/gowalla-lightgcn
