@@ -13,6 +13,7 @@ Each sub-command measures one thing and upserts JSON records into
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -64,6 +65,7 @@ def cmd_train(args: argparse.Namespace) -> list[dict]:
         data_dir=data_dir(args), resume=args.resume, monitor_test=args.eval_every > 0,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
+    record["test_curve"] = test_curve(run_dir)
     published = PUBLISHED.get((args.dataset, args.model))
     record.update(benchmark="train", run_dir=str(run_dir), torch_threads=torch.get_num_threads(),
                   **results.provenance())
@@ -71,6 +73,24 @@ def cmd_train(args: argparse.Namespace) -> list[dict]:
         record.update(published_recall=published[0], published_ndcg=published[1],
                       published_source=published[2])
     return [record]
+
+
+def test_curve(run_dir: Path) -> list[list[float]]:
+    """[epoch, recall@20, ndcg@20] at every test-monitoring epoch of a run (learning curve)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [[r["epoch"], r["test/recall@20"], r["test/ndcg@20"]] for r in rows
+            if "test/recall@20" in r]
+
+
+def cmd_curves(_args: argparse.Namespace) -> list[dict]:
+    """Attach each training record's learning curve from its run directory's metrics."""
+    records = [r for r in results.load(OUT) if r["benchmark"] == "train"]
+    for r in records:
+        r["test_curve"] = test_curve(Path(r["run_dir"]))
+    return records
 
 
 def cmd_epoch(args: argparse.Namespace) -> list[dict]:
@@ -152,6 +172,13 @@ def cmd_table(_args: argparse.Namespace) -> list[dict]:
                                              "lr_decay", "l2", "sampling", "seconds",
                                              "seconds_per_epoch", "date", "commit"]),
         "",
+        "Test Recall@20 / NDCG@20 during training (learning curves; never used to select "
+        "a model):",
+        "",
+        *[f"- {r['dataset']} {r['model']}: " + ", ".join(
+            f"epoch {e}: {rc:.4f} / {nd:.4f}" for e, rc, nd in r.get("test_curve", []))
+          for r in by["train"] if r.get("test_curve")],
+        "",
         "## One training epoch",
         "",
         results.markdown_table(by["epoch"], ["dataset", "model", "batch_size", "seconds",
@@ -214,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ld.set_defaults(fn=cmd_load)
     sub.add_parser("table", help="regenerate foundation.md from foundation.json").set_defaults(
         fn=cmd_table)
+    sub.add_parser("curves", help="attach learning curves from the runs' metrics.jsonl"
+                   ).set_defaults(fn=cmd_curves)
     args = p.parse_args(argv)
     torch.set_num_threads(args.torch_threads)
     records = args.fn(args)
