@@ -49,8 +49,8 @@ from elasticrec.train.rundir import RunEmbeddings, load_embeddings
 GOWALLA_TRAIN = Path(__file__).resolve().parents[2] / "shared/datasets/gowalla/train.txt"
 N_ITEMS, N_USERS, DIM, K = 40_981, 29_858, 64, 20
 KEY = ("dataset", "model", "method", "embeddings", "value_dtype", "budget")
-COLUMNS = ["value_dtype", "budget", "budget_bytes", "package_bytes", "width", "load_seconds",
-           "p50_ms", "p99_ms", "onnx_p50_ms", "onnx_p99_ms", "peak_rss_bytes",
+COLUMNS = ["embeddings", "value_dtype", "budget", "budget_bytes", "package_bytes", "width",
+           "load_seconds", "p50_ms", "p99_ms", "onnx_p50_ms", "onnx_p99_ms", "peak_rss_bytes",
            "baseline_rss_bytes"]
 
 
