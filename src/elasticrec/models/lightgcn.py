@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 
@@ -94,16 +93,3 @@ class LightGCN(Recommender):
             layers.append(torch.from_numpy(h))
         out = torch.cat(layers, dim=1) if self.combine == "concat" else torch.stack(layers).mean(0)
         return out[: self.n_users].clone(), out[self.n_users :].clone()
-
-
-def reference_final_embeddings(
-    user_emb: np.ndarray, item_emb: np.ndarray, adjacency: sp.csr_matrix, n_layers: int,
-    combine: Combine = "mean",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Straightforward full propagation, for tests of the fast paths."""
-    e = np.concatenate([user_emb, item_emb]).astype(np.float64)
-    layers = [e]
-    for _ in range(n_layers):
-        layers.append(adjacency.astype(np.float64) @ layers[-1])
-    out = np.concatenate(layers, axis=1) if combine == "concat" else np.mean(layers, axis=0)
-    return out[: len(user_emb)], out[len(user_emb) :]

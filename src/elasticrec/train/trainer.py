@@ -63,6 +63,7 @@ class Trainer:
     ) -> None:
         self.model, self.sampler, self.config = model, sampler, config
         self.objective = objective if objective is not None else BPRObjective(config.l2)
+        self._best_in_memory: dict[str, torch.Tensor] | None = None
         self.validate = validate
         self.monitors = monitors or {}
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -158,7 +159,7 @@ class Trainer:
             return
         if self.run_dir is not None and (self.run_dir / BEST_FILE).is_file():
             self.model.load_state_dict(load_file(str(self.run_dir / BEST_FILE)))
-        elif getattr(self, "_best_in_memory", None) is not None:
+        elif self._best_in_memory is not None:
             self.model.load_state_dict(self._best_in_memory)
 
     def _save(self, state: dict, rng: np.random.Generator, history: list[dict]) -> None:
