@@ -62,17 +62,15 @@ class Recommender(nn.Module):
         raise NotImplementedError
 
 
-def gather_nodes(
-    users: torch.Tensor, items: torch.Tensor, n_users: int, n_nodes: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sorted unique node ids (users, then items offset by ``n_users``) and each input's position.
+def gather_nodes(ids: torch.Tensor, n_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted unique node ids among ``ids`` and each id's position among them.
 
     A marker array over all nodes replaces a sort: O(n_nodes + batch) and several times faster
     than ``torch.unique`` for the batch sizes used in training.
     """
-    ids = torch.cat([users, items + n_users]).numpy()
+    ids_np = ids.numpy()
     mark = np.zeros(n_nodes, dtype=bool)
-    mark[ids] = True
+    mark[ids_np] = True
     nodes = np.flatnonzero(mark)
     position = np.cumsum(mark, dtype=np.int64) - 1
-    return torch.from_numpy(nodes), torch.from_numpy(position[ids])
+    return torch.from_numpy(nodes), torch.from_numpy(position[ids_np])

