@@ -1,8 +1,9 @@
-"""Options and helpers shared by several commands: data location, progress, logging."""
+"""Options and helpers shared by several commands: data location, progress, logging, output."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -32,3 +33,29 @@ def log(message: str) -> None:
 
 def show_progress() -> bool:
     return sys.stderr.isatty()
+
+
+def aligned(rows: list[list[str]]) -> str:
+    """Rows of cells as text columns two spaces apart (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(v.ljust(w) for v, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    )
+
+
+def format_table(records: list[dict], ks: tuple[int, ...], extra: tuple[str, ...] = ()) -> str:
+    """Evaluation records as a table: identity columns, ``extra``, then every metric at K."""
+    cols = ["dataset", "model", "method", *extra] + [
+        f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]
+    rows = [[_cell(r.get(c)) for c in cols] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
+    return aligned([cols, ["-" * w for w in widths], *rows])
+
+
+def dumps(record: dict | list[dict]) -> str:
+    return json.dumps(record, indent=2, sort_keys=True)
+
+
+def _cell(v: object) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from elasticrec.cli.common import data_dir_from
+from elasticrec.cli.common import aligned, data_dir_from
 from elasticrec.data.store import dataset_status
 
 
@@ -31,8 +31,6 @@ def run(args: argparse.Namespace) -> int:
             where = f"missing {', '.join(st.missing)} ({how})"
         else:
             where = "; ".join(f"{name}: {problem}" for name, problem in st.problems)
-        rows.append((st.name, st.state, st.format, where))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
+        rows.append([st.name, st.state, st.format, where])
+    print(aligned(rows))
     return 0

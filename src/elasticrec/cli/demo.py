@@ -10,8 +10,13 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from elasticrec.cli.common import add_data_options, data_dir_from, log, show_progress
-from elasticrec.cli.train import format_table
+from elasticrec.cli.common import (
+    add_data_options,
+    data_dir_from,
+    format_table,
+    log,
+    show_progress,
+)
 from elasticrec.data.prepare import DataConfig
 from elasticrec.models.config import ModelConfig
 from elasticrec.train.config import TrainConfig

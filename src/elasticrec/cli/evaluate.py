@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elasticrec.cli.common import add_data_options, data_dir_from
-from elasticrec.cli.train import dumps, format_table
+from elasticrec.cli.common import add_data_options, data_dir_from, dumps, format_table
 from elasticrec.train.run import evaluate_packages, evaluate_run
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from elasticrec.cli.common import add_data_options, data_dir_from, log, show_progress
+from elasticrec.cli.common import (
+    add_data_options,
+    data_dir_from,
+    format_table,
+    log,
+    show_progress,
+)
 from elasticrec.data.prepare import SPLITS, DataConfig
 from elasticrec.models.config import MODELS, ModelConfig
 from elasticrec.train.config import TrainConfig
@@ -80,20 +85,3 @@ def run(args: argparse.Namespace) -> int:
                        monitor_test=args.monitor_test, progress=show_progress(), log=log)
     print(format_table([record], ks))
     return 0
-
-
-def format_table(records: list[dict], ks: tuple[int, ...], extra: tuple[str, ...] = ()) -> str:
-    cols = ["dataset", "model", "method", *extra] + [
-        f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]
-    rows = [[_fmt(r.get(c)) for c in cols] for r in records]
-    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True))  # noqa: E731
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, rows)])
-
-
-def _fmt(v: object) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def dumps(record: dict | list[dict]) -> str:
-    return json.dumps(record, indent=2, sort_keys=True)

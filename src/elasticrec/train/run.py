@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from elasticrec import __version__
@@ -21,7 +22,7 @@ from elasticrec.atomic import write_text
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.prepare import DataConfig, PreparedData, prepare
 from elasticrec.data.sampling import BPRSampler
-from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
 from elasticrec.models.base import Recommender
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
@@ -41,8 +42,7 @@ def ranking_evaluator(
 
     def run(model: Recommender) -> dict[str, float]:
         users, items = model.final_embeddings()
-        fn = score_fn_from_embeddings(users.numpy(), items.numpy())
-        return evaluate_ranking(fn, known_csr, target_csr, ks).metrics
+        return _evaluate(known_csr, target_csr, users.numpy(), items.numpy(), ks).metrics
 
     return run
 
@@ -96,18 +96,18 @@ def train_run(
         user_labels=_labels(data.train.user_labels, data.train.n_users),
         item_labels=_labels(data.train.item_labels, data.train.n_items),
     ))
-    test = _evaluate(data, users.numpy(), items.numpy(), ks)
+    test = _test_result(data, users.numpy(), items.numpy(), ks)
     record = {
         "dataset": data.name,
         "model": model_config.model,
         "method": "full",
-        **test["metrics"],
+        **test.metrics,
         "seconds": fit.seconds,
         "epochs": fit.epochs_run,
         "best_epoch": fit.best_epoch,
         "seconds_per_epoch": fit.seconds_per_epoch,
-        "eval_seconds": test["seconds"],
-        "n_test_users": test["n_users"],
+        "eval_seconds": test.seconds,
+        "n_test_users": test.n_users,
         "dim": model_config.dim,
         "n_layers": model_config.n_layers if model_config.model == "lightgcn" else 0,
         "batch_size": train_config.batch_size,
@@ -127,9 +127,9 @@ def evaluate_run(
     """Rebuild a run's data split, check it is the same data, and evaluate its embeddings."""
     data = rebuild_data(run_dir, data_dir=data_dir, download=download)
     emb = load_embeddings(run_dir)
-    test = _evaluate(data, emb.user, emb.item, ks)
-    return {"dataset": data.name, "model": emb.model, "method": "full", **test["metrics"],
-            "n_test_users": test["n_users"], "seconds": test["seconds"]}
+    test = _test_result(data, emb.user, emb.item, ks)
+    return {"dataset": data.name, "model": emb.model, "method": "full", **test.metrics,
+            "n_test_users": test.n_users, "seconds": test.seconds}
 
 
 def evaluate_packages(
@@ -183,10 +183,13 @@ def read_config(run_dir: Path) -> dict:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def _evaluate(data: PreparedData, users: np.ndarray, items: np.ndarray, ks) -> dict:
-    result = evaluate_ranking(score_fn_from_embeddings(users, items), data.known.to_csr(),
-                              data.test.to_csr(), ks)
-    return {"metrics": result.metrics, "n_users": result.n_users, "seconds": result.seconds}
+def _evaluate(known: sp.csr_matrix, target: sp.csr_matrix, users: np.ndarray,
+              items: np.ndarray, ks: tuple[int, ...]) -> EvalResult:
+    return evaluate_ranking(score_fn_from_embeddings(users, items), known, target, ks)
+
+
+def _test_result(data: PreparedData, users: np.ndarray, items: np.ndarray, ks) -> EvalResult:
+    return _evaluate(data.known.to_csr(), data.test.to_csr(), users, items, ks)
 
 
 def _write_or_check_config(run_dir: Path, config: dict, resume: bool) -> None:
