@@ -32,12 +32,26 @@ def test_block_width_must_divide():
 
 def test_sampled_masks_are_non_empty_and_cover_subsets():
     gen = torch.Generator().manual_seed(0)
-    masks = torch.stack([sample_block_masks(50, 3, gen) for _ in range(40)])
+    masks = torch.stack([sample_block_masks(50, 3, gen, sizes="bernoulli") for _ in range(40)])
     assert masks.any(dim=-1).all()
     seen = {tuple(row.tolist()) for row in masks.view(-1, 3)}
     assert len(seen) == 7  # every non-empty subset of 3 blocks occurs
     full = sample_block_masks(1000, 4, gen, p_full=1.0)
     assert full.all()
+
+
+def test_uniform_subset_sizes_train_small_subsets_as_often_as_large_ones():
+    gen = torch.Generator().manual_seed(0)
+    masks = torch.cat([sample_block_masks(1000, 16, gen) for _ in range(20)])
+    sizes = masks.sum(dim=1)
+    assert sizes.min() >= 1 and sizes.max() <= 16
+    counts = torch.bincount(sizes, minlength=17)[1:].float() / len(sizes)
+    assert torch.allclose(counts, torch.full((16,), 1 / 16), atol=0.01)
+    # the blocks of a given size are a uniform subset: every block equally often
+    per_block = masks.float().mean(dim=0)
+    assert torch.allclose(per_block, torch.full((16,), 8.5 / 16), atol=0.02)
+    with pytest.raises(ValueError, match="sizes"):
+        sample_block_masks(2, 2, gen, sizes="zipf")
 
 
 def test_elastic_objective_without_subsets_is_bpr_plus_full_pass():
@@ -84,7 +98,7 @@ def test_elastic_training_makes_a_single_block_rank_well():
         objective = None
         if name == "elastic":
             objective = ElasticBPR(item_group=torch.zeros(train.n_items, dtype=torch.long),
-                                   n_groups=1, n_blocks=4, diversity=0.0,
+                                   n_groups=1, n_blocks=4, diversity=0.0, sizes="bernoulli",
                                    generator=torch.Generator().manual_seed(0))
         Trainer(model, BPRSampler.from_interactions(train), cfg, objective=objective).fit()
         results[name] = _in_block_hits_with_one_block(model, train, 4)

@@ -1,14 +1,17 @@
 """`elasticrec export`: package a trained run for a device, within a budget in bytes.
 
-Until RULE and PEEL land, the method is the dense baseline: every item ships the first W
-positions of its trained vector, for the widest W whose package fits the budget (header,
-user vectors and id map included). Without --user the package carries every user's vector
-(what evaluation uses) and the budget bounds each single-user package cut from it.
+A plain run ships the dense baseline: every item ships the first W positions of its trained
+vector, for the widest W whose package fits the budget. A RULE run (`train --method rule`)
+ships a block configuration found for the budget by the estimator-guided evolutionary
+search (no gradient step; the search time is printed). Budgets count the whole package:
+header, user vector and id map included. Without --user the package carries every user's
+vector (what evaluation uses) and the budget bounds each single-user package cut from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from elasticrec.budget.selection import DenseSelection
@@ -18,6 +21,7 @@ from elasticrec.package.builder import BuildOptions, build, fit, plan, write_pac
 from elasticrec.package.sizes import device_bytes
 
 DTYPES = ("float32", "float16", "int8")
+STRATEGIES = ("search", "greedy", "random")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,13 +34,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user", default=None, metavar="ID",
                    help="the user's id as in the source data (default: every user)")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="item value type")
+    p.add_argument("--strategy", choices=STRATEGIES, default="search",
+                   help="RULE runs: how blocks are chosen (search: RULE's evolutionary "
+                        "search; greedy: by estimated gain per byte; random: a baseline)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the search")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from elasticrec.elastic.store import is_elastic_run, load_elastic
     from elasticrec.train.rundir import load_embeddings
 
+    t0 = time.perf_counter()
     emb = load_embeddings(args.run_dir)
     n_items, dim = emb.item.shape
     budget = parse_budget(args.budget, full_table_bytes=n_items * dim * 4)
@@ -46,8 +56,23 @@ def run(args: argparse.Namespace) -> int:
         if args.user not in labels:
             raise ElasticrecError(f"user {args.user!r} is not in {args.run_dir}")
         users = (labels.index(args.user),)
-    options = BuildOptions(value_dtype=args.dtype, users=users, method="dense-truncate")
-    selection = fit(emb, DenseSelection(dim), options, budget)
+    if is_elastic_run(args.run_dir):
+        from elasticrec.elastic.search import Infeasible
+        from elasticrec.elastic.select import rule_selection
+
+        options = BuildOptions(value_dtype=args.dtype, users=users, method=f"rule-{args.strategy}")
+        try:
+            selection, info = rule_selection(emb, load_elastic(args.run_dir), budget, options,
+                                             strategy=args.strategy, seed=args.seed)
+        except Infeasible as exc:
+            raise ElasticrecError(f"budget {format_bytes(budget)}: {exc}") from exc
+        what = (f"{info['blocks']} blocks of {selection.n_groups}x{selection.n_blocks} "
+                f"({args.strategy} in {info['seconds'] * 1000:.0f} ms, "
+                f"{info['estimator_calls']} estimates)")
+    else:
+        options = BuildOptions(value_dtype=args.dtype, users=users, method="dense-truncate")
+        selection = fit(emb, DenseSelection(dim), options, budget)
+        what = f"dense width {selection.width} of {dim}"
     data = build(emb, selection, options, budget_bytes=budget)
     write_package(args.out, data)
     n_users = 1 if users else len(emb.user)
@@ -55,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if n_users > 1:
         per_device = (f"; each single-user package is at most "
                       f"{format_bytes(device_bytes(plan(emb, selection, options)))}")
-    print(f"wrote {args.out}: {format_bytes(len(data))}, dense width {selection.width} of {dim}, "
-          f"{args.dtype}, {n_users} user(s); budget {format_bytes(budget)}{per_device}")
+    print(f"wrote {args.out}: {format_bytes(len(data))}, {what}, {args.dtype}, {n_users} "
+          f"user(s); budget {format_bytes(budget)}{per_device}; "
+          f"{time.perf_counter() - t0:.2f} s in all")
     return 0

@@ -1,4 +1,5 @@
-"""`elasticrec train`: train a base recommender and evaluate it on the test split."""
+"""`elasticrec train`: train a base recommender (or, with --method rule, RULE's elastic item
+embeddings and performance estimator) and evaluate it on the test split."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from elasticrec.cli.common import (
     show_progress,
 )
 from elasticrec.data.prepare import SPLITS, DataConfig
+from elasticrec.elastic.config import DIVERSITY_FORMS, GROUPINGS, SUBSET_SIZES, ElasticConfig
 from elasticrec.models.config import MODELS, ModelConfig
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.run import train_run
@@ -24,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True,
                    help="a dataset name (see `elasticrec datasets`) or a CSV/TSV/Parquet file")
     p.add_argument("--model", choices=MODELS, default="lightgcn")
+    p.add_argument("--method", choices=("full", "rule"), default="full",
+                   help="full: a plain base model (default); rule: elastic item embeddings in "
+                        "blocks plus RULE's performance estimator, for `elasticrec export` at "
+                        "any budget")
     p.add_argument("--out", type=Path, required=True, help="the run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_data_options(p)
@@ -31,9 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--split", choices=SPLITS, default="auto",
                    help="auto: the dataset's given split if any, else random (default)")
     g.add_argument("--test-ratio", type=float, default=0.2)
-    g.add_argument("--valid-ratio", type=float, default=0.0,
+    g.add_argument("--valid-ratio", type=float, default=None,
                    help="share of each user's training events held out for early stopping "
-                        "(0: no validation, train for --epochs)")
+                        "and RULE's estimator labels (default: 0, i.e. no validation, for "
+                        "--method full; 0.1 for --method rule)")
     g.add_argument("--k-core", type=int, default=0)
     g.add_argument("--user-col", default=None, help="user column of a CSV/TSV/Parquet file "
                    "(default: user)")
@@ -63,6 +70,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="users: user-uniform BPR triples as in the LightGCN/NGCF code "
                         "(default); pairs: every training pair once per epoch")
     t.add_argument("--seed", type=int, default=0)
+    e = p.add_argument_group("elastic embeddings (--method rule)")
+    ed = ElasticConfig()
+    e.add_argument("--blocks", type=int, default=ed.n_blocks, dest="n_blocks",
+                   help="positional blocks per item embedding (must divide its width)")
+    e.add_argument("--item-groups", type=int, default=ed.n_groups, dest="n_groups",
+                   help="item groups; blocks are chosen per group")
+    e.add_argument("--grouping", choices=GROUPINGS, default=ed.grouping)
+    e.add_argument("--diversity", type=float, default=ed.diversity,
+                   help="weight of the diversity regulariser (0: off)")
+    e.add_argument("--diversity-form", choices=DIVERSITY_FORMS, default=ed.diversity_form)
+    e.add_argument("--subset-sizes", choices=SUBSET_SIZES, default=ed.subset_sizes,
+                   help="how block subsets are sampled while training")
+    e.add_argument("--rescale", action="store_true",
+                   help="score an item's blocks S by N/|S| times their dot product")
+    e.add_argument("--label-configs", type=int, default=ed.label_configs,
+                   help="block configurations labelled with the true validation metric")
+    e.add_argument("--label-users", type=int, default=ed.label_users,
+                   help="validation users per label (0: all)")
+    e.add_argument("--label-metric", default=ed.label_metric)
     t.add_argument("--monitor-test", action="store_true",
                    help="also log test metrics at each validation (learning curves only)")
     p.set_defaults(run=run)
@@ -70,8 +96,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ks = tuple(sorted(set(args.ks)))
+    rule = args.method == "rule"
+    valid_ratio = args.valid_ratio if args.valid_ratio is not None else 0.1 * rule
     data = DataConfig(dataset=args.dataset, split=args.split, test_ratio=args.test_ratio,
-                      valid_ratio=args.valid_ratio, k_core=args.k_core, seed=args.seed,
+                      valid_ratio=valid_ratio, k_core=args.k_core, seed=args.seed,
                       user_col=args.user_col, item_col=args.item_col,
                       timestamp_col=args.timestamp_col)
     model = ModelConfig(model=args.model, dim=args.dim, n_layers=args.layers,
@@ -80,8 +108,14 @@ def run(args: argparse.Namespace) -> int:
                         lr_decay=args.lr_decay, lr_min=args.lr_min, l2=args.l2,
                         eval_every=args.eval_every, patience=args.patience, metric=args.metric,
                         ks=ks, sampling=args.sampling, seed=args.seed)
+    elastic = ElasticConfig(
+        n_blocks=args.n_blocks, n_groups=args.n_groups, grouping=args.grouping,
+        diversity=args.diversity, diversity_form=args.diversity_form,
+        subset_sizes=args.subset_sizes, rescale=args.rescale, label_configs=args.label_configs,
+        label_users=args.label_users, label_metric=args.label_metric) if rule else None
     record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
                        download=not args.no_download, resume=args.resume,
-                       monitor_test=args.monitor_test, progress=show_progress(), log=log)
+                       monitor_test=args.monitor_test, progress=show_progress(), log=log,
+                       elastic=elastic)
     print(format_table([record], ks))
     return 0

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import torch
 
-from elasticrec.elastic.blocks import block_width, masked_scores, sample_block_masks
+from elasticrec.elastic.blocks import (
+    SubsetSizes,
+    block_width,
+    masked_scores,
+    sample_block_masks,
+)
 from elasticrec.elastic.diversity import DiversityForm, diversity_penalty
 from elasticrec.models.base import BatchEmbeddings
 from elasticrec.models.losses import bpr_loss, l2_penalty
@@ -29,6 +34,7 @@ class ElasticBPR:
     diversity_form: DiversityForm = "consecutive"
     p_full: float = 0.0  # chance that a group trains with all its blocks in the subset pass
     rescale: bool = False  # score a subset by N/|S| times its dot product
+    sizes: SubsetSizes = "uniform"  # how subset sizes are drawn (see sample_block_masks)
     generator: torch.Generator | None = None
 
     def __call__(self, emb: BatchEmbeddings, users: torch.Tensor,
@@ -36,7 +42,7 @@ class ElasticBPR:
         n_pos = len(users)
         block_width(emb.item.shape[1], self.n_blocks)
         gen = self.generator if self.generator is not None else torch.default_generator
-        masks = sample_block_masks(self.n_groups, self.n_blocks, gen, self.p_full)
+        masks = sample_block_masks(self.n_groups, self.n_blocks, gen, self.p_full, self.sizes)
         pos_items, neg_items = emb.item[:n_pos], emb.item[n_pos:]
         groups = self.item_group[items]
         pos_mask, neg_mask = masks[groups[:n_pos]], masks[groups[n_pos:]]

@@ -7,13 +7,15 @@ exact package size is checked by the package builder afterwards. The search (Rea
 2019, with the released RULE parameters P = 20, C = 50, S = 5) only calls ``estimate``, the
 performance estimator, never the true evaluator:
 
-1. P random feasible configurations, scored by the estimator;
+1. P random configurations that use the budget, scored by the estimator;
 2. C cycles: sample S members, mutate the best (add, remove or swap one block of one group),
    repair it to the budget, score it, append it, drop the oldest;
 3. return the best configuration ever scored.
 
-Budget repair removes blocks from random groups that have more than one until the cost fits;
-a configuration with one block per group that does not fit is reported as infeasible.
+The initial members spend the budget (one random block per group, then random blocks while
+they fit): a population of half-empty configurations would mostly compare sizes. Budget
+repair removes blocks from random groups that have more than one until the cost fits; a
+configuration with one block per group that does not fit is reported as infeasible.
 """
 
 from __future__ import annotations
@@ -88,12 +90,26 @@ def repair(config: np.ndarray, costs: BlockCosts, budget_bytes: int,
     return out
 
 
+def fill(config: np.ndarray, costs: BlockCosts, budget_bytes: int,
+         rng: np.random.Generator) -> np.ndarray:
+    """Add random blocks, in random order, while they fit; returns a new matrix."""
+    out = config.copy()
+    g_idx, b_idx = np.nonzero(~out)
+    spare = budget_bytes - int(costs.of(out))
+    for i in rng.permutation(len(g_idx)):
+        if costs.block_bytes[g_idx[i]] <= spare:
+            out[g_idx[i], b_idx[i]] = True
+            spare -= int(costs.block_bytes[g_idx[i]])
+    return out
+
+
 def random_config(n_groups: int, n_blocks: int, costs: BlockCosts, budget_bytes: int,
                   rng: np.random.Generator) -> np.ndarray:
-    """A random feasible configuration: random block sets of random density, repaired."""
-    density = rng.random()
-    config = rng.random((n_groups, n_blocks)) < density
-    return repair(config, costs, budget_bytes, rng)
+    """A random configuration that uses the budget: one random block per group, then random
+    blocks while they fit."""
+    config = np.zeros((n_groups, n_blocks), bool)
+    config[np.arange(n_groups), rng.integers(n_blocks, size=n_groups)] = True
+    return fill(repair(config, costs, budget_bytes, rng), costs, budget_bytes, rng)
 
 
 def mutate(config: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -22,6 +22,12 @@ from elasticrec.atomic import write_text
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.prepare import DataConfig, PreparedData, prepare
 from elasticrec.data.sampling import BPRSampler
+from elasticrec.elastic.config import ElasticConfig
+from elasticrec.elastic.diversity import mean_block_similarity
+from elasticrec.elastic.groups import id_range_groups, popularity_groups
+from elasticrec.elastic.objective import ElasticBPR
+from elasticrec.elastic.rule import fit_rule_estimator
+from elasticrec.elastic.store import save_elastic
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
 from elasticrec.models.base import Recommender
 from elasticrec.models.config import ModelConfig
@@ -59,11 +65,14 @@ def train_run(
     monitor_test: bool = False,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    elastic: ElasticConfig | None = None,
 ) -> dict:
     """Train, save the final embeddings, evaluate on the test split; return the result record.
 
     ``monitor_test`` also logs test metrics at every validation, for learning curves only:
-    model selection never looks at them.
+    model selection never looks at them. With ``elastic`` the run is RULE's: the item
+    embeddings train as blocks (``elastic.objective``) and, after training, the performance
+    estimator is fitted on validation labels and saved beside the embeddings.
     """
     run_dir = Path(run_dir)
     torch.manual_seed(train_config.seed)
@@ -75,18 +84,28 @@ def train_run(
         "model": model_config.__dict__,
         "train": train_config.to_json(),
         "dataset_fingerprint": data.fingerprint,
+        "method": "rule" if elastic else "full",
     }
+    if elastic is not None:
+        config["elastic"] = elastic.to_json()
+        if data.valid is None:
+            raise ValueError("a RULE run needs a validation split to label block "
+                             "configurations: set valid_ratio > 0 (--valid-ratio)")
     _write_or_check_config(run_dir, config, resume)
     log(f"{data.name}: {data.train.n_users} users, {data.train.n_items} items, "
         f"{len(data.train)} training events, {len(data.test)} test events "
         f"(prepared in {time.perf_counter() - t0:.1f}s)")
     model = build_model(model_config, data.train, train_config.seed)
     ks = train_config.ks
+    item_group = objective = None
+    if elastic is not None:
+        item_group = elastic_groups(elastic, data.train)
+        objective = elastic_objective(elastic, item_group, train_config)
     trainer = Trainer(
         model, BPRSampler.from_interactions(data.train), train_config,
         validate=ranking_evaluator(data.train, data.valid, ks) if data.valid else None,
         monitors={"test": ranking_evaluator(data.known, data.test, ks)} if monitor_test else None,
-        run_dir=run_dir, progress=progress, log=log,
+        run_dir=run_dir, progress=progress, log=log, objective=objective,
     )
     fit = trainer.fit(resume=resume)
     users, items = model.final_embeddings()
@@ -97,10 +116,18 @@ def train_run(
         item_labels=_labels(data.train.item_labels, data.train.n_items),
     ))
     test = _test_result(data, users.numpy(), items.numpy(), ks)
+    extra = {}
+    if elastic is not None:
+        state = fit_rule_estimator(elastic, users.numpy(), items.numpy(), item_group,
+                                   data.train.to_csr(), data.valid.to_csr(),
+                                   seed=train_config.seed, log=log)
+        save_elastic(run_dir, state)
+        extra = {"estimator": state.report, "block_similarity": mean_block_similarity(
+            items, elastic.n_blocks), "elastic": elastic.to_json()}
     record = {
         "dataset": data.name,
         "model": model_config.model,
-        "method": "full",
+        "method": config["method"],
         **test.metrics,
         "seconds": fit.seconds,
         "epochs": fit.epochs_run,
@@ -116,9 +143,29 @@ def train_run(
         "l2": train_config.l2,
         "sampling": train_config.sampling,
         "stopped_early": fit.stopped_early,
+        **extra,
     }
     write_text(run_dir / RESULT_FILE, json.dumps(record, indent=2) + "\n")
     return record
+
+
+def elastic_groups(config: ElasticConfig, train: Interactions) -> np.ndarray:
+    """The item group of every item, by training popularity or by id range."""
+    if config.grouping == "popularity":
+        counts = np.bincount(train.item, minlength=train.n_items)
+        return popularity_groups(counts, config.n_groups)
+    return id_range_groups(train.n_items, config.n_groups)
+
+
+def elastic_objective(config: ElasticConfig, item_group: np.ndarray,
+                      train_config: TrainConfig) -> ElasticBPR:
+    return ElasticBPR(
+        item_group=torch.from_numpy(item_group), n_groups=config.n_groups,
+        n_blocks=config.n_blocks, l2=train_config.l2, diversity=config.diversity,
+        diversity_form=config.diversity_form, rescale=config.rescale,
+        sizes=config.subset_sizes,
+        generator=torch.Generator().manual_seed(train_config.seed + 1),
+    )
 
 
 def evaluate_run(

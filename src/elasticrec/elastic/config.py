@@ -1,0 +1,49 @@
+"""The typed, validated configuration of elastic (RULE) training and its estimator."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from elasticrec.checks import check
+
+GROUPINGS = ("popularity", "id-range")
+DIVERSITY_FORMS = ("consecutive", "cosine")
+SUBSET_SIZES = ("uniform", "bernoulli")
+
+
+@dataclass(frozen=True)
+class ElasticConfig:
+    n_blocks: int = 16  # N positional blocks per item embedding (released code: 16)
+    n_groups: int = 20  # G item groups; blocks are chosen per group (released code: 20)
+    grouping: str = "popularity"  # or "id-range", the released code's contiguous id ranges
+    diversity: float = 1e-5  # weight of the diversity regulariser (0: off)
+    diversity_form: str = "consecutive"  # the released code's form, or "cosine"
+    subset_sizes: str = "uniform"  # how training samples block subsets (see blocks.py)
+    rescale: bool = False  # score a subset by N/|S| times its dot product
+    label_configs: int = 400  # K block configurations labelled with the true metric
+    label_users: int = 2000  # validation users each label is measured on (0: all)
+    label_metric: str = "recall@20"  # what the estimator learns to predict
+    held_out: float = 0.2  # share of the labelled configurations kept to test the estimator
+
+    def __post_init__(self) -> None:
+        check(self.n_blocks >= 1, "n_blocks", self.n_blocks, "an integer >= 1")
+        check(self.n_groups >= 1, "n_groups", self.n_groups, "an integer >= 1")
+        check(self.grouping in GROUPINGS, "grouping", self.grouping, f"one of {GROUPINGS}")
+        check(self.diversity >= 0, "diversity", self.diversity, "a number >= 0")
+        check(self.diversity_form in DIVERSITY_FORMS, "diversity_form", self.diversity_form,
+              f"one of {DIVERSITY_FORMS}")
+        check(self.subset_sizes in SUBSET_SIZES, "subset_sizes", self.subset_sizes,
+              f"one of {SUBSET_SIZES}")
+        check(self.label_configs >= 10, "label_configs", self.label_configs, "an integer >= 10")
+        check(self.label_users >= 0, "label_users", self.label_users, "an integer >= 0")
+        name, _, k = self.label_metric.partition("@")
+        check(name in ("recall", "ndcg", "precision", "hitrate") and k.isdigit() and int(k) > 0,
+              "label_metric", self.label_metric, "recall|ndcg|precision|hitrate@K")
+        check(0 < self.held_out < 1, "held_out", self.held_out, "a number in (0, 1)")
+
+    @property
+    def label_k(self) -> int:
+        return int(self.label_metric.partition("@")[2])
+
+    def to_json(self) -> dict:
+        return asdict(self)

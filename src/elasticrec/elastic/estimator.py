@@ -1,0 +1,98 @@
+"""The performance estimator: predicts a block configuration's quality without evaluating it.
+
+A neural factorisation machine (NFM, as in the released RULE code) over one binary feature per
+(item group, block) pair: ``y = w0 + <w, x> + MLP(BI(x))`` with the bi-interaction pooling
+``BI(x) = 0.5 * ((sum_j x_j v_j)^2 - sum_j x_j v_j^2)``. The released code's features are one
+categorical id per (group, block subset), about 600 observed subsets per group out of 2^16;
+here a group's subset is its N indicator bits, so a subset never seen in training still gets a
+prediction and pairwise interactions between blocks (in one group or across groups) are learned
+by the factorisation. Fitted with PyTorch; ``predict`` is NumPy so that export needs no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import spearmanr
+
+Params = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    factors: int = 16  # width of the feature factors v_j
+    hidden: int = 32  # the MLP's hidden layer
+    epochs: int = 600  # full-batch Adam steps
+    lr: float = 1e-2
+    weight_decay: float = 1e-5
+    seed: int = 0
+
+
+def features(configs: np.ndarray) -> np.ndarray:
+    """(K, G, N) bool -> (K, G*N) float32 indicators."""
+    return np.asarray(configs, dtype=np.float32).reshape(len(configs), -1)
+
+
+def fit_estimator(configs: np.ndarray, labels: np.ndarray,
+                  config: EstimatorConfig = EstimatorConfig()) -> Params:
+    """Fit the NFM to (configuration, label) pairs by mean squared error on standardised
+    labels; returns its parameters as NumPy arrays."""
+    import torch
+
+    gen = torch.Generator().manual_seed(config.seed)
+    x = torch.from_numpy(features(configs))
+    mean, std = float(np.mean(labels)), float(np.std(labels)) or 1.0
+    y = torch.from_numpy(((np.asarray(labels) - mean) / std).astype(np.float32))
+    n_features = x.shape[1]
+
+    def param(*shape: int, scale: float) -> torch.nn.Parameter:
+        return torch.nn.Parameter(torch.randn(*shape, generator=gen) * scale)
+
+    p = {"w0": param(1, scale=0.0), "w": param(n_features, scale=0.01),
+         "v": param(n_features, config.factors, scale=0.1),
+         "w1": param(config.factors, config.hidden, scale=(2 / config.factors) ** 0.5),
+         "b1": param(config.hidden, scale=0.0), "w2": param(config.hidden, scale=0.1),
+         "b2": param(1, scale=0.0)}
+    opt = torch.optim.Adam(p.values(), lr=config.lr, weight_decay=config.weight_decay)
+    for _ in range(config.epochs):
+        opt.zero_grad()
+        loss = (_forward(torch, p, x) - y).pow(2).mean()
+        loss.backward()
+        opt.step()
+    out = {k: t.detach().numpy().astype(np.float32) for k, t in p.items()}
+    out["label_scale"] = np.array([mean, std], dtype=np.float64)
+    return out
+
+
+def predict(params: Params, configs: np.ndarray) -> np.ndarray:
+    """Estimated quality of each (G, N) configuration in ``configs`` (K, G, N)."""
+    mean, std = params["label_scale"]
+    return _forward(np, params, features(configs)).astype(np.float64) * std + mean
+
+
+def _forward(xp, p, x):
+    """The NFM, written once for torch and NumPy (``xp`` is the array module)."""
+    linear = p["w0"] + x @ p["w"]
+    sum_v = x @ p["v"]
+    bi = 0.5 * (sum_v * sum_v - x @ (p["v"] * p["v"]))
+    pre = bi @ p["w1"] + p["b1"]
+    hidden = pre * (pre > 0)  # ReLU in either module
+    return linear + hidden @ p["w2"] + p["b2"]
+
+
+def spearman(predicted: np.ndarray, true: np.ndarray) -> float:
+    """Spearman rank correlation of estimates with true values."""
+    return float(spearmanr(predicted, true).statistic)
+
+
+def within_budget_spearman(configs: np.ndarray, predicted: np.ndarray, true: np.ndarray,
+                           n_bins: int = 5) -> float:
+    """Mean Spearman correlation inside bins of similar size (total blocks), so that size
+    alone, which orders configurations across budgets, cannot explain the correlation."""
+    size = configs.reshape(len(configs), -1).sum(axis=1)
+    edges = np.quantile(size, np.linspace(0, 1, n_bins + 1))
+    bins = np.clip(np.searchsorted(edges, size, side="right") - 1, 0, n_bins - 1)
+    values = [spearman(predicted[bins == b], true[bins == b]) for b in range(n_bins)
+              if (bins == b).sum() >= 5]
+    return float(np.nanmean(values)) if values else float("nan")

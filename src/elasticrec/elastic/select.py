@@ -1,0 +1,121 @@
+"""Block configurations for a byte budget, and the package selection they become (RULE).
+
+``BlockCosts`` prices a configuration from the package format itself: ``fixed_bytes`` is
+the package with every block shipped minus its block values, so it holds the largest header
+the configuration could need, and each (group, block) pair adds its values. The price is
+therefore never below the real size, and the builder's exact check afterwards always passes.
+
+Three ways to fill a budget, all over the same elastic model:
+
+* ``search``: RULE's regularised evolution guided by the estimator (``search.py``);
+* ``greedy``: by the estimator, one block per group (each group's best), then repeatedly the
+  pair with the largest estimated gain per byte that still fits;
+* ``random``: one random block per group, then random pairs, as many as fit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from elasticrec.budget.selection import BlockSelection
+from elasticrec.checks import check
+from elasticrec.elastic.estimator import predict
+from elasticrec.elastic.search import (
+    BlockCosts,
+    Infeasible,
+    SearchConfig,
+    random_config,
+    regularized_evolution,
+)
+from elasticrec.elastic.store import ElasticState
+from elasticrec.package.builder import BuildOptions, plan
+from elasticrec.package.sizes import device_bytes
+from elasticrec.train.rundir import RunEmbeddings
+
+Estimate = Callable[[np.ndarray], np.ndarray]
+STRATEGIES = ("search", "greedy", "random")
+ITEMSIZE = {"float32": 4, "float16": 2, "int8": 1}
+
+
+def block_costs(emb: RunEmbeddings, item_group: np.ndarray, n_groups: int, n_blocks: int, *,
+                rescale: bool, options: BuildOptions) -> BlockCosts:
+    full = to_selection(np.ones((n_groups, n_blocks), bool), item_group, rescale=rescale)
+    width = emb.item.shape[1] // n_blocks
+    per_item_block = width * ITEMSIZE[options.value_dtype] + 4 * (options.scale_mode() == "block")
+    block_bytes = np.bincount(item_group, minlength=n_groups).astype(np.int64) * per_item_block
+    total = device_bytes(plan(emb, full, options))
+    fixed = total - n_blocks * int(block_bytes.sum())
+    return BlockCosts(block_bytes=block_bytes, fixed_bytes=fixed)
+
+
+def to_selection(config: np.ndarray, item_group: np.ndarray, *, rescale: bool) -> BlockSelection:
+    """The package selection shipping ``config``'s blocks (each group's in id order)."""
+    groups = [list(np.flatnonzero(row)) for row in config]
+    return BlockSelection.from_groups(config.shape[1], np.asarray(item_group), groups,
+                                      rescale=rescale)
+
+
+def choose(strategy: str, estimate: Estimate, n_groups: int, n_blocks: int, costs: BlockCosts,
+           budget_bytes: int, rng: np.random.Generator,
+           search: SearchConfig | None = None) -> tuple[np.ndarray, dict]:
+    """A (G, N) configuration under ``budget_bytes`` and a record of how it was found."""
+    check(strategy in STRATEGIES, "strategy", strategy, f"one of {STRATEGIES}")
+    if costs.minimum() > budget_bytes:
+        raise Infeasible(f"one block per item group needs {costs.minimum():,} bytes, over the "
+                         f"budget of {budget_bytes:,} bytes")
+    t0 = time.perf_counter()
+    if strategy == "search":
+        res = regularized_evolution(estimate, n_groups, n_blocks, costs, budget_bytes,
+                                    search or SearchConfig(), rng)
+        config, evaluations = res.config, res.evaluations
+    elif strategy == "greedy":
+        config, evaluations = greedy(estimate, n_groups, n_blocks, costs, budget_bytes)
+    else:
+        config, evaluations = random_config(n_groups, n_blocks, costs, budget_bytes, rng), 0
+    return config, {"strategy": strategy, "estimate": float(estimate(config[None])[0]),
+                    "cost_bytes": int(costs.of(config)), "blocks": int(config.sum()),
+                    "estimator_calls": evaluations, "seconds": time.perf_counter() - t0}
+
+
+def greedy(estimate: Estimate, n_groups: int, n_blocks: int, costs: BlockCosts,
+           budget_bytes: int) -> tuple[np.ndarray, int]:
+    config = np.zeros((n_groups, n_blocks), bool)
+    config[:, 0] = True
+    calls = 0
+    for g in range(n_groups):  # each group's best single block, the others held fixed
+        trials = np.repeat(config[None], n_blocks, axis=0)
+        trials[:, g] = np.eye(n_blocks, dtype=bool)
+        config = trials[int(np.argmax(estimate(trials)))]
+        calls += n_blocks
+    base = float(estimate(config[None])[0])
+    while True:
+        g_idx, b_idx = np.nonzero(~config)
+        spare = budget_bytes - int(costs.of(config))
+        fits = costs.block_bytes[g_idx] <= spare
+        if not fits.any():
+            return config, calls
+        g_idx, b_idx = g_idx[fits], b_idx[fits]
+        trials = np.repeat(config[None], len(g_idx), axis=0)
+        trials[np.arange(len(g_idx)), g_idx, b_idx] = True
+        scores = estimate(trials)
+        calls += len(trials)
+        best = int(np.argmax((scores - base) / costs.block_bytes[g_idx]))
+        config, base = trials[best], float(scores[best])
+
+
+def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
+                   options: BuildOptions, *, strategy: str = "search", seed: int = 0,
+                   search: SearchConfig | None = None) -> tuple[BlockSelection, dict]:
+    """The blocks a RULE run ships within ``budget_bytes`` (no gradient step, no evaluation).
+
+    ``Infeasible`` when one block per item group does not fit.
+    """
+    cfg = state.config
+    costs = block_costs(emb, state.item_group, cfg.n_groups, cfg.n_blocks,
+                        rescale=cfg.rescale, options=options)
+    config, info = choose(strategy, lambda c: predict(state.estimator, c), cfg.n_groups,
+                          cfg.n_blocks, costs, budget_bytes, np.random.default_rng(seed), search)
+    return to_selection(config, state.item_group, rescale=cfg.rescale), info
