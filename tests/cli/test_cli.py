@@ -132,3 +132,38 @@ def test_package_from_another_dataset_is_refused(tmp_path, events_csv, capsys):
                    str(pkg))[0] == 0
     code, _, err = run_cli(capsys, "evaluate", str(run), "--package", str(pkg))
     assert code == 2 and "fingerprint" in err
+
+
+def test_rule_train_then_export_at_any_budget(tmp_path, events_csv, capsys):
+    from elasticrec.runtime import load
+
+    run = tmp_path / "rule"
+    code, out, err = run_cli(capsys, "train", "--dataset", str(events_csv), "--model", "mf",
+                             "--method", "rule", "--out", str(run), "--epochs", "4",
+                             "--batch-size", "32", "--dim", "8", "--blocks", "4",
+                             "--item-groups", "4", "--label-configs", "20", "--eval-every", "0")
+    assert code == 0, err
+    assert "rule" in out and "Spearman" in err
+    config = json.loads((run / "config.json").read_text())
+    assert config["method"] == "rule" and config["data"]["valid_ratio"] == 0.1
+    result = json.loads((run / "result.json").read_text())
+    assert -1 <= result["estimator"]["spearman_held_out"] <= 1
+    assert result["estimator"]["n_labelled"] == 20
+    sizes = []
+    for budget in (1800, 2200, 4000):  # bytes; the header alone is over a kilobyte here
+        out_file = tmp_path / f"p{budget}.erpk"
+        code, out, err = run_cli(capsys, "export", str(run), "--budget", str(budget), "--user",
+                                 "u3", "--out", str(out_file))
+        assert code == 0, err
+        pkg = load(out_file)
+        assert out_file.stat().st_size == pkg.file_bytes <= budget
+        assert pkg.manifest.layout.to_json()["kind"] == "blocks" and "search in" in out
+        sizes.append(pkg.manifest.layout.n_shipped_blocks())
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    code, _, err = run_cli(capsys, "export", str(run), "--budget", "5%", "--out",
+                           str(tmp_path / "tiny.erpk"))
+    assert code == 2 and "one block per item group needs" in err
+    assert not (tmp_path / "tiny.erpk").exists()
+    code, _, err = run_cli(capsys, "train", "--dataset", str(events_csv), "--method", "rule",
+                           "--out", str(tmp_path / "r2"), "--valid-ratio", "0", "--epochs", "1")
+    assert code == 2 and "validation split" in err
