@@ -167,3 +167,29 @@ def test_rule_train_then_export_at_any_budget(tmp_path, events_csv, capsys):
     code, _, err = run_cli(capsys, "train", "--dataset", str(events_csv), "--method", "rule",
                            "--out", str(tmp_path / "r2"), "--valid-ratio", "0", "--epochs", "1")
     assert code == 2 and "validation split" in err
+
+
+def test_peel_train_then_export_per_user(tmp_path, events_csv, capsys):
+    from elasticrec.runtime import load
+
+    run = tmp_path / "peel"
+    code, out, err = run_cli(capsys, "train", "--dataset", str(events_csv), "--model", "mf",
+                             "--method", "peel", "--out", str(run), "--epochs", "3",
+                             "--batch-size", "32", "--dim", "8", "--blocks", "4",
+                             "--item-groups", "4", "--label-configs", "12", "--eval-every", "0",
+                             "--clusters", "2", "--peel-epochs", "2")
+    assert code == 0, err
+    assert "PEEL: 2 user groups" in err and "peel" in out
+    result = json.loads((run / "result.json").read_text())
+    assert 0 <= result["personalised"]["recall@20"] <= 1
+    assert (run / "peel.safetensors").is_file()
+    for budget in (1800, 4000):
+        path = tmp_path / f"u{budget}.erpk"
+        code, out, err = run_cli(capsys, "export", str(run), "--budget", str(budget), "--user",
+                                 "u7", "--out", str(path))
+        assert code == 0, err
+        assert "user group" in out and path.stat().st_size <= budget
+        assert load(path).users == ("u7",)
+    code, _, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--out",
+                           str(tmp_path / "all.erpk"))
+    assert code == 2 and "give --user" in err

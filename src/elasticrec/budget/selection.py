@@ -17,7 +17,8 @@ builds for the same budget from the same priorities therefore ship the same valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import copy
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,9 +67,10 @@ class BlockSelection:
                   f"ids in [0, {self.n_groups})")
         order = tuple((int(g), int(b)) for g, b in self.order)
         object.__setattr__(self, "order", order)
-        for g, b in order:
-            check(0 <= g < self.n_groups and 0 <= b < self.n_blocks, "BlockSelection.order pair",
-                  (g, b), f"(group in [0, {self.n_groups}), block in [0, {self.n_blocks}))")
+        bad = next(((g, b) for g, b in order
+                    if not (0 <= g < self.n_groups and 0 <= b < self.n_blocks)), None)
+        check(bad is None, "BlockSelection.order pair", bad,
+              f"(group in [0, {self.n_groups}), block in [0, {self.n_blocks}))")
         check(len(set(order)) == len(order), "BlockSelection.order", order, "distinct pairs")
         check(isinstance(self.rescale, bool), "BlockSelection.rescale", self.rescale, "a bool")
 
@@ -104,8 +106,12 @@ class BlockSelection:
         return tuple(int(x) for x in np.bincount(self.item_group, minlength=self.n_groups))
 
     def truncate(self, level: int) -> BlockSelection:
+        """A prefix of a valid order is valid: copied without checking the item groups again
+        (budget fitting truncates many times)."""
         _check_level(level, self.level)
-        return replace(self, order=self.order[:level])
+        out = copy.copy(self)
+        object.__setattr__(out, "order", self.order[:level])
+        return out
 
 
 @dataclass(frozen=True, eq=False)

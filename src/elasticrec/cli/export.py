@@ -3,7 +3,9 @@
 A plain run ships the dense baseline: every item ships the first W positions of its trained
 vector, for the widest W whose package fits the budget. A RULE run (`train --method rule`)
 ships a block configuration found for the budget by the estimator-guided evolutionary
-search (no gradient step; the search time is printed). Budgets count the whole package:
+search (no gradient step; the search time is printed). A PEEL run (`train --method peel`)
+needs --user: the user's group decides the item table and the blocks, its highest-weight
+blocks that fit. Budgets count the whole package:
 header, user vector and id map included. Without --user the package carries every user's
 vector (what evaluation uses) and the budget bounds each single-user package cut from it.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+
+import numpy as np
 
 from elasticrec.budget.selection import DenseSelection
 from elasticrec.budget.units import format_bytes, parse_budget
@@ -44,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from elasticrec.elastic.store import is_elastic_run, load_elastic
+    from elasticrec.peel.store import is_peel_run
     from elasticrec.train.rundir import load_embeddings
 
     t0 = time.perf_counter()
@@ -56,6 +61,24 @@ def run(args: argparse.Namespace) -> int:
         if args.user not in labels:
             raise ElasticrecError(f"user {args.user!r} is not in {args.run_dir}")
         users = (labels.index(args.user),)
+    if is_peel_run(args.run_dir):
+        if users is None:
+            raise ElasticrecError(f"{args.run_dir} is a PEEL run: its packages are per user "
+                                  "group; give --user ID")
+        from elasticrec.peel.package import group_package
+        from elasticrec.peel.store import load_peel
+
+        state = load_peel(args.run_dir)
+        cluster = int(state.user_cluster[users[0]])
+        data, selection, seconds = group_package(
+            emb, state, load_elastic(args.run_dir).item_group, cluster, np.array(users),
+            budget, value_dtype=args.dtype)
+        write_package(args.out, data)
+        print(f"wrote {args.out}: {format_bytes(len(data))}, user group {cluster}, "
+              f"{selection.level} blocks by learned weight (selected in "
+              f"{seconds * 1000:.1f} ms), {args.dtype}; budget {format_bytes(budget)}; "
+              f"{time.perf_counter() - t0:.2f} s in all")
+        return 0
     if is_elastic_run(args.run_dir):
         from elasticrec.elastic.search import Infeasible
         from elasticrec.elastic.select import rule_selection

@@ -16,6 +16,7 @@ from elasticrec.cli.common import (
 from elasticrec.data.prepare import SPLITS, DataConfig
 from elasticrec.elastic.config import DIVERSITY_FORMS, GROUPINGS, SUBSET_SIZES, ElasticConfig
 from elasticrec.models.config import MODELS, ModelConfig
+from elasticrec.peel.config import GATES, PeelConfig
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.run import train_run
 
@@ -26,10 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True,
                    help="a dataset name (see `elasticrec datasets`) or a CSV/TSV/Parquet file")
     p.add_argument("--model", choices=MODELS, default="lightgcn")
-    p.add_argument("--method", choices=("full", "rule"), default="full",
+    p.add_argument("--method", choices=("full", "rule", "peel"), default="full",
                    help="full: a plain base model (default); rule: elastic item embeddings in "
                         "blocks plus RULE's performance estimator, for `elasticrec export` at "
-                        "any budget")
+                        "any budget; peel: RULE's training, then user groups with their own "
+                        "refined item tables and learned block weights")
     p.add_argument("--out", type=Path, required=True, help="the run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_data_options(p)
@@ -40,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--valid-ratio", type=float, default=None,
                    help="share of each user's training events held out for early stopping "
                         "and RULE's estimator labels (default: 0, i.e. no validation, for "
-                        "--method full; 0.1 for --method rule)")
+                        "--method full; 0.1 for rule and peel)")
     g.add_argument("--k-core", type=int, default=0)
     g.add_argument("--user-col", default=None, help="user column of a CSV/TSV/Parquet file "
                    "(default: user)")
@@ -89,6 +91,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--label-users", type=int, default=ed.label_users,
                    help="validation users per label (0: all)")
     e.add_argument("--label-metric", default=ed.label_metric)
+    g2 = p.add_argument_group("personalisation (--method peel)")
+    pd = PeelConfig()
+    g2.add_argument("--clusters", type=int, default=pd.n_clusters, dest="n_clusters",
+                    help="user groups (k-means on the pretrained user embeddings)")
+    g2.add_argument("--peel-epochs", type=int, default=pd.epochs,
+                    help="refinement epochs over each group's events")
+    g2.add_argument("--peel-lr", type=float, default=pd.lr)
+    g2.add_argument("--weight-lr", type=float, default=pd.weight_lr,
+                    help="learning rate of the block weights")
+    g2.add_argument("--cost", type=float, default=pd.cost,
+                    help="weight of the byte-cost penalty on the block weights")
+    g2.add_argument("--gate", choices=GATES, default=pd.gate,
+                    help="block weight normalisation")
+    g2.add_argument("--workers", type=int, default=1,
+                    help="processes refining user groups in parallel")
     t.add_argument("--monitor-test", action="store_true",
                    help="also log test metrics at each validation (learning curves only)")
     p.set_defaults(run=run)
@@ -96,7 +113,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ks = tuple(sorted(set(args.ks)))
-    rule = args.method == "rule"
+    rule = args.method in ("rule", "peel")
     valid_ratio = args.valid_ratio if args.valid_ratio is not None else 0.1 * rule
     data = DataConfig(dataset=args.dataset, split=args.split, test_ratio=args.test_ratio,
                       valid_ratio=valid_ratio, k_core=args.k_core, seed=args.seed,
@@ -113,9 +130,13 @@ def run(args: argparse.Namespace) -> int:
         diversity=args.diversity, diversity_form=args.diversity_form,
         subset_sizes=args.subset_sizes, rescale=args.rescale, label_configs=args.label_configs,
         label_users=args.label_users, label_metric=args.label_metric) if rule else None
+    peel = PeelConfig(
+        n_clusters=args.n_clusters, epochs=args.peel_epochs, lr=args.peel_lr,
+        weight_lr=args.weight_lr, cost=args.cost, gate=args.gate, l2=args.l2,
+        seed=args.seed) if args.method == "peel" else None
     record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
                        download=not args.no_download, resume=args.resume,
                        monitor_test=args.monitor_test, progress=show_progress(), log=log,
-                       elastic=elastic)
+                       elastic=elastic, peel=peel, workers=args.workers)
     print(format_table([record], ks))
     return 0

@@ -80,7 +80,7 @@ def plan(emb: RunEmbeddings, selection: Selection, options: BuildOptions) -> Man
         value_dtype=options.value_dtype, scales=options.scale_mode(),
         layout=_layout(selection, n_items, dim),
         users=tuple(str(emb.user_labels[u]) for u in users),
-        items=item_id_kind(emb.item_labels)[0],
+        items=_cached_id_kind(emb.item_labels),
     )
 
 
@@ -170,6 +170,22 @@ def item_id_kind(labels: Sequence[str]) -> tuple[ItemIds, np.ndarray | None]:
             return ItemIds("int32"), arr.astype(np.int32)
         return ItemIds("int64"), arr
     return ItemIds("labels", tuple(labels)), None
+
+
+_ID_KINDS: dict[int, tuple[Sequence[str], ItemIds]] = {}
+
+
+def _cached_id_kind(labels: Sequence[str]) -> ItemIds:
+    """``item_id_kind(labels)[0]``, remembered for the last few label lists (by identity):
+    fitting a budget plans the same items' package many times."""
+    hit = _ID_KINDS.get(id(labels))
+    if hit is not None and hit[0] is labels:
+        return hit[1]
+    kind = item_id_kind(labels)[0]
+    if len(_ID_KINDS) >= 8:
+        _ID_KINDS.pop(next(iter(_ID_KINDS)))
+    _ID_KINDS[id(labels)] = (labels, kind)
+    return kind
 
 
 def _layout(selection: Selection, n_items: int, dim: int) -> Layout:

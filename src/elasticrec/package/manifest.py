@@ -152,10 +152,12 @@ class Manifest:
                   and sum(lay.group_sizes) == self.n_items, "layout.group_sizes",
                   f"{lay.n_groups} groups, {sum(lay.group_sizes)} items",
                   f"1 to 65536 counts >= 0 summing to n_items={self.n_items}")
-            for pair in lay.order:
-                check(len(pair) == 2 and all(map(_int, pair)) and 0 <= pair[0] < lay.n_groups
-                      and 0 <= pair[1] < lay.n_blocks, "layout.order pair", list(pair),
-                      f"[group < {lay.n_groups}, block < {lay.n_blocks}]")
+            n_groups, n_blocks = lay.n_groups, lay.n_blocks
+            bad = next((pair for pair in lay.order if not (
+                len(pair) == 2 and _int(pair[0]) and _int(pair[1])
+                and 0 <= pair[0] < n_groups and 0 <= pair[1] < n_blocks)), None)
+            check(bad is None, "layout.order pair", list(bad or ()),
+                  f"[group < {n_groups}, block < {n_blocks}]")
             check(len(set(lay.order)) == len(lay.order), "layout.order", "(repeated pairs)",
                   "distinct (group, block) pairs")
             check(isinstance(lay.rescale, bool), "layout.rescale", lay.rescale, "a bool")

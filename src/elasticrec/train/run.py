@@ -32,6 +32,10 @@ from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from
 from elasticrec.models.base import Recommender
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
+from elasticrec.peel.config import PeelConfig
+from elasticrec.peel.package import personalised_metrics
+from elasticrec.peel.personalise import personalise
+from elasticrec.peel.store import save_peel
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.rundir import RunEmbeddings, load_embeddings, save_embeddings
 from elasticrec.train.trainer import Trainer
@@ -66,14 +70,20 @@ def train_run(
     progress: bool = False,
     log: Callable[[str], None] = print,
     elastic: ElasticConfig | None = None,
+    peel: PeelConfig | None = None,
+    workers: int = 1,
 ) -> dict:
     """Train, save the final embeddings, evaluate on the test split; return the result record.
 
     ``monitor_test`` also logs test metrics at every validation, for learning curves only:
     model selection never looks at them. With ``elastic`` the run is RULE's: the item
     embeddings train as blocks (``elastic.objective``) and, after training, the performance
-    estimator is fitted on validation labels and saved beside the embeddings.
+    estimator is fitted on validation labels and saved beside the embeddings. With ``peel``
+    as well, PEEL's personalisation follows: users clustered, each group's tables and block
+    weights refined on its own events (``workers`` processes), saved as ``peel.safetensors``.
     """
+    if peel is not None and elastic is None:
+        raise ValueError("PEEL personalises an elastic model: give an ElasticConfig too")
     run_dir = Path(run_dir)
     torch.manual_seed(train_config.seed)
     t0 = time.perf_counter()
@@ -84,8 +94,10 @@ def train_run(
         "model": model_config.__dict__,
         "train": train_config.to_json(),
         "dataset_fingerprint": data.fingerprint,
-        "method": "rule" if elastic else "full",
+        "method": "peel" if peel else "rule" if elastic else "full",
     }
+    if peel is not None:
+        config["peel"] = peel.to_json()
     if elastic is not None:
         config["elastic"] = elastic.to_json()
         if data.valid is None:
@@ -124,6 +136,17 @@ def train_run(
         save_elastic(run_dir, state)
         extra = {"estimator": state.report, "block_similarity": mean_block_similarity(
             items, elastic.n_blocks), "elastic": elastic.to_json()}
+    if peel is not None:
+        peel_state = personalise(peel, users.numpy(), items.numpy(), item_group,
+                                 elastic.n_groups, elastic.n_blocks, data.train,
+                                 workers=workers, log=log)
+        save_peel(run_dir, peel_state)
+        personal = personalised_metrics(peel_state, item_group, data.known.to_csr(),
+                                        data.test.to_csr(), ks)
+        extra.update(peel=peel.to_json(), peel_report=peel_state.report,
+                     personalised={k: personal[k] for k in sorted(personal)})
+        log("PEEL, every block, each user with their group's tables: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in sorted(personal.items())))
     record = {
         "dataset": data.name,
         "model": model_config.model,

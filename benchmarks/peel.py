@@ -1,0 +1,351 @@
+"""PEEL against RULE and the baselines, at fixed, heterogeneous and changing budgets.
+
+Runs on the models ``benchmarks.rule run`` trained (``runs/rule/<dataset>/``: the elastic
+pretraining with the diversity regulariser, the same without it, the full and the retrained
+uniform models), so that every method shares one split, one recipe and one evaluation:
+
+* ``sweep``: PEEL with C = 1, 2, 4, 8 user groups, scored on the *validation* split at 10%
+  and at every block; it chooses the default C (never the test split);
+* ``run``: PEEL (C groups), PEEL with one group (no personalisation) and PEEL on the
+  pretraining without the diversity regulariser, each exported per user group at every budget
+  (group packages of every user in the group; the budget bounds each single-user package) and
+  evaluated through the NumPy runtime on the test split; RULE (search) at the same budgets;
+  re-selection time per group; the per-group spread; a device population with budgets drawn
+  from a grid and a population whose budgets change over time (below).
+
+Budget grid for devices: 5, 7.5, 10, 15, 20, 30 and 50% of the full float32 item table, each
+equally likely (log-uniform over a 10x range). Changing budgets: every device starts at a
+level drawn from the grid and, at each of 12 steps, moves one level down or up (probability
+1/3 each, clipped at the ends) or stays. A PEEL device that shrinks does so on the device
+(``elasticrec shrink``, which ships what the server would for that budget: the weight order is
+nested) and re-downloads when its budget grows; a RULE device re-downloads a new search
+result at every change. Records go to ``docs/results/peel.json``; ``table`` writes
+``peel.md`` and ``peel.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks import results
+from elasticrec import runtime
+from elasticrec.budget.fit import BudgetExceeded
+from elasticrec.budget.units import parse_budget
+from elasticrec.data.registry import resolve_data_dir
+from elasticrec.elastic.search import Infeasible
+from elasticrec.elastic.select import rule_selection
+from elasticrec.elastic.store import load_elastic
+from elasticrec.eval.evaluate import evaluate_ranking
+from elasticrec.package.builder import BuildOptions, build
+from elasticrec.package.evaluate import package_score_fn
+from elasticrec.peel.config import PeelConfig
+from elasticrec.peel.package import evaluate_group_package, group_package
+from elasticrec.peel.personalise import personalise
+from elasticrec.peel.store import PeelState
+from elasticrec.train.run import rebuild_data
+from elasticrec.train.rundir import load_embeddings
+
+OUT = results.RESULTS_DIR / "peel.json"
+KEY = ("benchmark", "dataset", "method", "budget")
+BUDGETS = ("5%", "10%", "20%", "50%")
+GRID = ("5%", "7.5%", "10%", "15%", "20%", "30%", "50%")
+FULL_DIM = 64
+STEPS = 12
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Harness:
+    """One dataset's split, runs and budgets, and the per-user metrics of packages."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.dataset = args.dataset
+        self.runs = Path(args.runs) / args.dataset
+        data = rebuild_data(self.runs / "rule", data_dir=args.data_dir)
+        self.data = data
+        self.known, self.test = data.known.to_csr(), data.test.to_csr()
+        self.emb = load_embeddings(self.runs / "rule")
+        self.elastic = load_elastic(self.runs / "rule")
+        self.full_table = self.emb.item.shape[0] * FULL_DIM * 4
+
+    def budget(self, share: str) -> int:
+        return parse_budget(share, full_table_bytes=self.full_table)
+
+    def peel_state(self, run: str, n_clusters: int, epochs: int) -> PeelState:
+        emb, elastic = load_embeddings(self.runs / run), load_elastic(self.runs / run)
+        cfg = PeelConfig(n_clusters=n_clusters, epochs=epochs, l2=2e-2)
+        return personalise(cfg, emb.user, emb.item, elastic.item_group, elastic.config.n_groups,
+                           elastic.config.n_blocks, self.data.train, log=log)
+
+    def peel_per_user(self, state: PeelState, share: str, target=None) -> tuple[dict, dict]:
+        """Per-user metrics (all groups) of PEEL group packages at ``share``, and timings."""
+        target = self.test if target is None else target
+        known = self.known if target is self.test else self.data.train.to_csr()
+        budget, select_ms, sizes = self.budget(share), [], []
+        per_user = self.empty()
+        for c in range(len(state.weights)):
+            rows = np.flatnonzero(state.user_cluster == c)
+            data, _, seconds = group_package(self.emb, state, self.elastic.item_group, c, rows,
+                                             budget)
+            pkg = runtime.load_bytes(data)
+            sizes.append(runtime.load_bytes(pkg.for_user(pkg.users[0])).file_bytes)
+            assert max(sizes) <= budget
+            select_ms.append(seconds * 1000)
+            res = evaluate_group_package(data, rows, known, target)
+            if res is not None:
+                for k in per_user:
+                    per_user[k][res.users] = res.per_user[k]
+        return per_user, {"select_ms_max": max(select_ms), "select_ms_mean": float(
+            np.mean(select_ms)), "device_bytes": max(sizes)}
+
+    def rule_per_user(self, share: str) -> dict:
+        budget = self.budget(share)
+        options = BuildOptions(method="rule-search")
+        selection, _ = rule_selection(self.emb, self.elastic, budget, options)
+        pkg = runtime.load_bytes(build(self.emb, selection, options, budget_bytes=budget))
+        res = evaluate_ranking(package_score_fn(pkg), self.known, self.test, (20,),
+                               per_user=True)
+        per_user = self.empty()
+        for k in per_user:
+            per_user[k][res.users] = res.per_user[k]
+        return per_user
+
+    def empty(self) -> dict[str, np.ndarray]:
+        """Per-user metric arrays over every user row, NaN for users not evaluated."""
+        return {k: np.full(self.test.shape[0], np.nan) for k in ("recall@20", "ndcg@20")}
+
+
+def mean_of(per_user: dict, metric: str) -> float:
+    return float(np.nanmean(per_user[metric]))
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    h = Harness(args)
+    valid = h.data.valid.to_csr()
+    records = []
+    for c in args.clusters:
+        t0 = time.perf_counter()
+        state = h.peel_state("rule", c, args.epochs)
+        seconds = time.perf_counter() - t0
+        rec = {"benchmark": "sweep", "dataset": h.dataset, "method": f"peel-C{c}",
+               "budget": "10%", "n_clusters": c, "refine_seconds": seconds}
+        per_user, _ = h.peel_per_user(state, "10%", target=valid)
+        rec["valid_recall@20"] = mean_of(per_user, "recall@20")
+        rec["valid_ndcg@20"] = mean_of(per_user, "ndcg@20")
+        log(f"C={c}: validation recall@20 at 10%: {rec['valid_recall@20']:.4f}")
+        records.append({**rec, **results.provenance()})
+    results.upsert(args.results, records, KEY)
+    cmd_table(args)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    h = Harness(args)
+    records = []
+    variants = {"peel": ("rule", args.clusters[0]), "peel-one-group": ("rule", 1),
+                "peel-no-diversity": ("rule-no-diversity", args.clusters[0])}
+    per_level: dict[str, dict[str, dict]] = {}
+    for name, (run, c) in variants.items():
+        t0 = time.perf_counter()
+        state = h.peel_state(run, c, args.epochs)
+        refine_seconds = time.perf_counter() - t0
+        levels = GRID if name == "peel" else BUDGETS
+        per_level[name] = {}
+        for share in levels:
+            try:
+                per_user, timing = h.peel_per_user(state, share)
+            except BudgetExceeded as exc:
+                log(f"{name} {share}: infeasible ({exc})")
+                continue
+            per_level[name][share] = per_user
+            if share not in BUDGETS:
+                continue
+            rec = {"benchmark": "quality", "dataset": h.dataset, "method": name,
+                   "budget": share, "budget_bytes": h.budget(share), "n_clusters": c,
+                   "recall@20": mean_of(per_user, "recall@20"),
+                   "ndcg@20": mean_of(per_user, "ndcg@20"), "refine_seconds": refine_seconds,
+                   **timing}
+            if name == "peel":
+                rec.update(group_spread(state, per_user))
+            log(f"{name:18s} {share:>4s} recall@20 {rec['recall@20']:.4f} "
+                f"(select {timing['select_ms_max']:.1f} ms max per group)")
+            records.append(rec)
+    per_level["rule"] = {}
+    for share in GRID:
+        try:
+            per_level["rule"][share] = h.rule_per_user(share)
+        except Infeasible as exc:
+            log(f"rule {share}: infeasible ({exc})")
+    for share in BUDGETS:
+        if share not in per_level["rule"]:
+            continue
+        pu = per_level["rule"][share]
+        records.append({"benchmark": "quality", "dataset": h.dataset, "method": "rule-search",
+                        "budget": share, "budget_bytes": h.budget(share),
+                        "recall@20": mean_of(pu, "recall@20"), "ndcg@20": mean_of(pu, "ndcg@20")})
+    records += population_records(h.dataset, per_level, np.random.default_rng(0))
+    records = [{**r, **results.provenance()} for r in records]
+    results.upsert(args.results, records, KEY)
+    cmd_table(args)
+
+
+def group_spread(state: PeelState, per_user: dict) -> dict:
+    recall = per_user["recall@20"]
+    means = [float(np.nanmean(recall[state.user_cluster == c]))
+             for c in range(len(state.weights))]
+    return {"group_recall@20": means, "group_recall_min": min(means),
+            "group_recall_max": max(means)}
+
+
+def population_records(dataset: str, per_level: dict, rng: np.random.Generator) -> list[dict]:
+    """Heterogeneous budgets (one draw per device) and changing budgets (a walk per device),
+    over the grid levels both methods can meet."""
+    grid = [s for s in GRID if s in per_level["rule"] and s in per_level["peel"]]
+    if not grid:
+        return []
+    users = np.flatnonzero(~np.isnan(per_level["rule"][grid[0]]["recall@20"]))
+    n = len(users)
+    start = rng.integers(len(grid), size=n)
+    walk = [start]
+    for _ in range(STEPS):
+        step = rng.integers(-1, 2, size=n)
+        walk.append(np.clip(walk[-1] + step, 0, len(grid) - 1))
+    walk = np.array(walk)  # (steps + 1, users)
+    out = []
+    for method in ("peel", "rule"):
+        table = {m: np.stack([per_level[method][s][m][users] for s in grid])
+                 for m in ("recall@20", "ndcg@20")}  # (levels, users)
+        cols = np.arange(n)
+        out.append({"benchmark": "heterogeneous", "dataset": dataset, "method": method,
+                    "budget": "grid", "recall@20": float(table["recall@20"][start, cols].mean()),
+                    "ndcg@20": float(table["ndcg@20"][start, cols].mean()), "devices": n,
+                    "levels": grid})
+        curve = [float(table["recall@20"][lv, cols].mean()) for lv in walk]
+        changes = (walk[1:] != walk[:-1])
+        shrinks = int((walk[1:] < walk[:-1]).sum())
+        downloads = int(changes.sum()) - (shrinks if method == "peel" else 0)
+        out.append({"benchmark": "dynamic", "dataset": dataset, "method": method,
+                    "budget": "walk", "recall@20_curve": curve,
+                    "recall@20": float(np.mean(curve)), "server_downloads": downloads,
+                    "on_device_shrinks": shrinks if method == "peel" else 0, "devices": n})
+    return out
+
+
+QUALITY = ["dataset", "budget", "method", "recall@20", "ndcg@20", "n_clusters",
+           "select_ms_max", "device_bytes", "budget_bytes", "group_recall_min",
+           "group_recall_max"]
+POP = ["dataset", "benchmark", "method", "recall@20", "ndcg@20", "devices", "server_downloads",
+       "on_device_shrinks"]
+SWEEP = ["dataset", "n_clusters", "valid_recall@20", "valid_ndcg@20", "refine_seconds"]
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    records = results.load(args.results)
+    rule = [r for r in results.load(args.rule_results) if r["benchmark"] == "quality"
+            and r["method"] in ("uniform-retrained", "full", "dense-truncate")]
+    order = {b: i for i, b in enumerate(("full", *BUDGETS))}
+    quality = sorted([r for r in records if r["benchmark"] == "quality"] + rule,
+                     key=lambda r: (r["dataset"], order.get(r["budget"], 9), -r["recall@20"]))
+    text = "\n".join([
+        "# PEEL: personalised elastic embeddings at fixed, heterogeneous and changing budgets",
+        "",
+        "Generated by `python -m benchmarks.peel table` from `peel.json` (written by "
+        "`python -m benchmarks.peel sweep|run`) and, for the uniform, dense and full rows, "
+        "`rule.json` (the same split, recipe and evaluation). Budgets are shares of the full "
+        "64-d float32 item table, counted on the single-user package. PEEL rows: each user is "
+        "scored by their group's package, through the NumPy runtime; `select_ms_max` is the "
+        "slowest group's re-selection (sort and exact fit) for a new budget.",
+        "",
+        "## Quality at a budget",
+        "",
+        results.markdown_table(quality, QUALITY),
+        "",
+        "## Device populations (budget grid 5-50%; see `benchmarks/peel.py`)",
+        "",
+        results.markdown_table([r for r in records if r["benchmark"] in
+                                ("heterogeneous", "dynamic")], POP),
+        "",
+        "## Number of user groups (validation split, 10% budget)",
+        "",
+        results.markdown_table([r for r in records if r["benchmark"] == "sweep"], SWEEP),
+        "",
+        "![PEEL](peel.png)",
+        "",
+    ])
+    results.write_text(args.results.with_suffix(".md"), text)
+    plot(quality, [r for r in records if r["benchmark"] == "dynamic"],
+         args.results.with_suffix(".png"))
+
+
+def plot(quality: list[dict], dynamic: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted({r["dataset"] for r in quality})
+    fig, axes = plt.subplots(2, max(len(datasets), 1), figsize=(6 * len(datasets), 8),
+                             squeeze=False)
+    for j, ds in enumerate(datasets):
+        ax = axes[0][j]
+        rows = [r for r in quality if r["dataset"] == ds and r["budget"] in BUDGETS]
+        for method in sorted({r["method"] for r in rows}):
+            pts = sorted((float(r["budget"].rstrip("%")), r["recall@20"]) for r in rows
+                         if r["method"] == method)
+            ax.plot(*zip(*pts, strict=True), marker="o", label=method)
+        ax.set(xscale="log", xlabel="budget (% of the full float32 item table)",
+               ylabel="Recall@20", title=ds)
+        if rows:
+            ax.legend(fontsize=7)
+        ax = axes[1][j]
+        for r in dynamic:
+            if r["dataset"] == ds:
+                ax.plot(r["recall@20_curve"], marker=".", label=r["method"])
+        ax.set(xlabel="step (budgets change)", ylabel="mean Recall@20 over devices",
+               title=f"{ds}: changing budgets")
+        if any(r["dataset"] == ds for r in dynamic):
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    with tempfile.NamedTemporaryFile(suffix=".png", dir=path.parent, delete=False) as fh:
+        tmp = Path(fh.name)
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.peel",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=OUT)
+    p.add_argument("--rule-results", type=Path, default=results.RESULTS_DIR / "rule.json")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, func, clusters in (("sweep", cmd_sweep, [1, 2, 4, 8]),
+                                 ("run", cmd_run, [PeelConfig().n_clusters])):
+        s = sub.add_parser(name)
+        s.add_argument("--dataset", required=True)
+        s.add_argument("--data-dir", type=Path, default=None)
+        s.add_argument("--runs", default="runs/rule")
+        s.add_argument("--clusters", type=int, nargs="+", default=clusters)
+        s.add_argument("--epochs", type=int, default=PeelConfig().epochs)
+        s.set_defaults(func=func)
+    t = sub.add_parser("table")
+    t.set_defaults(func=cmd_table)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.cmd != "table":
+        args.data_dir = resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
+                                         os.environ.get("XDG_CACHE_HOME"))
+    args.func(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""PEEL's device packages: a user group's refined, weight-gated item table, cut to a budget by
+the group's block weights, with the group's user vectors (one, for a device)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from elasticrec import runtime
+from elasticrec.budget.selection import BlockSelection
+from elasticrec.eval.evaluate import EvalResult, evaluate_ranking
+from elasticrec.package.builder import BuildOptions, build
+from elasticrec.peel.refine import gated_items
+from elasticrec.peel.select import one_user, select_for_budget
+from elasticrec.peel.store import PeelState
+from elasticrec.train.rundir import RunEmbeddings
+
+
+def group_embeddings(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
+                     cluster: int, rows: np.ndarray) -> RunEmbeddings:
+    """What group ``cluster`` ships: its refined item table with the block weights folded in,
+    and the refined vectors of users ``rows``."""
+    return replace(emb, user=state.user[rows], user_labels=[emb.user_labels[r] for r in rows],
+                   item=gated_items(state.item[cluster], item_group, state.weights[cluster]))
+
+
+def group_package(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray, cluster: int,
+                  rows: np.ndarray, budget_bytes: int, *, value_dtype: str = "float32",
+                  method: str = "peel") -> tuple[bytes, BlockSelection, float]:
+    """The package bytes, the selection and the seconds the selection (sort + fit) took."""
+    group = group_embeddings(emb, state, item_group, cluster, rows)
+    device = one_user(group)  # what the budget bounds
+    options = BuildOptions(value_dtype=value_dtype, method=method)
+    t0 = time.perf_counter()
+    selection = select_for_budget(device, state.weights[cluster], item_group, options,
+                                  budget_bytes)
+    seconds = time.perf_counter() - t0
+    return build(group, selection, options, budget_bytes=budget_bytes), selection, seconds
+
+
+def evaluate_group_package(data: bytes, rows: np.ndarray, known: sp.csr_matrix,
+                           test: sp.csr_matrix, ks: tuple[int, ...] = (20,)) -> EvalResult | None:
+    """Per-user metrics of a group's package (holding users ``rows``, in that order) for those
+    of them with a test item, through the NumPy runtime; None when none has one."""
+    pkg = runtime.load_bytes(data)
+    vectors = pkg.tensors["user"]
+    rows = np.asarray(rows, dtype=np.int64)
+    position = np.full(test.shape[0], -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    users = np.sort(rows[np.diff(test.indptr)[rows] > 0])
+    if not len(users):
+        return None
+
+    def score(ids: np.ndarray) -> np.ndarray:
+        return pkg.scores(vectors[position[ids]])
+
+    return evaluate_ranking(score, known, test, ks, users=users, per_user=True)
+
+
+def combine(results: list[EvalResult | None]) -> dict[str, float]:
+    """Metrics over all users of several groups: the mean of their per-user values."""
+    parts = [r.per_user for r in results if r is not None]
+    return {k: float(np.concatenate([p[k] for p in parts]).mean()) for k in parts[0]}
+
+
+def personalised_metrics(state: PeelState, item_group: np.ndarray, known: sp.csr_matrix,
+                         test: sp.csr_matrix, ks: tuple[int, ...] = (20,)) -> dict[str, float]:
+    """Every user scored by their group's refined, gated tables with every block (the
+    personalised model before any budget), by the same full-ranking evaluation."""
+    from elasticrec.eval.evaluate import score_fn_from_embeddings
+
+    results = []
+    for c in range(len(state.weights)):
+        rows = np.flatnonzero(state.user_cluster == c)
+        users = rows[np.diff(test.indptr)[rows] > 0]
+        if not len(users):
+            continue
+        items = gated_items(state.item[c], item_group, state.weights[c])
+        results.append(evaluate_ranking(score_fn_from_embeddings(state.user, items), known, test,
+                                        ks, users=users, per_user=True))
+    return combine(results)

@@ -1,0 +1,71 @@
+"""The PEEL part of a run directory: ``peel.safetensors``.
+
+Tensors: ``centroids`` [C, D] (k-means on the pretrained user embeddings), ``user_cluster``
+[n_users] (int64), ``user`` [n_users, D] (each user's vector refined with their group),
+``item`` [C, n_items, D] (each group's refined item table, weights not folded in) and
+``weights`` [C, G, N] (each group's learned block weights); metadata entry ``elasticrec``: the
+PEEL configuration and the refinement report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from elasticrec.atomic import atomic_path
+from elasticrec.peel.config import PeelConfig
+
+PEEL_FILE = "peel.safetensors"
+TENSORS = ("centroids", "user_cluster", "user", "item", "weights")
+
+
+@dataclass(frozen=True, eq=False)
+class PeelState:
+    config: PeelConfig
+    centroids: np.ndarray
+    user_cluster: np.ndarray
+    user: np.ndarray
+    item: np.ndarray
+    weights: np.ndarray
+    report: dict
+
+
+def save_peel(run_dir: str | Path, state: PeelState, name: str = PEEL_FILE) -> Path:
+    path = Path(run_dir) / name
+    tensors = {k: np.ascontiguousarray(getattr(state, k)) for k in TENSORS}
+    tensors["user_cluster"] = tensors["user_cluster"].astype(np.int64)
+    meta = {"config": state.config.to_json(), "report": state.report}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"elasticrec": json.dumps(meta)})
+    return path
+
+
+def load_peel(run_dir: str | Path, name: str = PEEL_FILE) -> PeelState:
+    path = Path(run_dir) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; is {run_dir} a finished "
+                                "`elasticrec train --method peel` run?")
+    with safe_open(str(path), framework="numpy") as fh:
+        try:
+            meta = json.loads((fh.metadata() or {})["elasticrec"])
+            config = PeelConfig(**meta["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: unreadable PEEL metadata ({exc})") from exc
+        missing = set(TENSORS) - set(fh.keys())
+        if missing:
+            raise ValueError(f"{path}: missing tensors {sorted(missing)}")
+        tensors = {k: fh.get_tensor(k) for k in TENSORS}
+    c = len(tensors["centroids"])
+    if tensors["item"].shape[0] != c or tensors["weights"].shape[0] != c or (
+            len(tensors["user_cluster"]) and int(tensors["user_cluster"].max()) >= c):
+        raise ValueError(f"{path}: the tensors disagree on the number of user groups ({c})")
+    return PeelState(config=config, report=meta.get("report", {}), **tensors)
+
+
+def is_peel_run(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / PEEL_FILE).is_file()
