@@ -79,13 +79,14 @@ def test_labels_equal_the_quality_of_the_package_that_ships_the_configuration(tm
         assert got == pytest.approx(label, abs=1e-12)
 
 
-def test_estimator_ranks_held_out_configurations_of_a_known_quality():
+@pytest.mark.parametrize("kind", ["additive", "nfm"])
+def test_estimator_ranks_held_out_configurations_of_a_known_quality(kind):
     rng = np.random.default_rng(2)
     weights = rng.random((6, 8)) ** 2
     configs = sample_configs(6, 8, 300, rng)
     # diminishing returns per group: what more blocks of an already rich group add shrinks
     labels = np.sqrt((configs * weights).sum(axis=2)).sum(axis=1)
-    params = fit_estimator(configs[:240], labels[:240], EstimatorConfig(epochs=300))
+    params = fit_estimator(configs[:240], labels[:240], EstimatorConfig(epochs=300), kind)
     predicted = predict(params, configs[240:])
     assert spearman(predicted, labels[240:]) > 0.95
     assert within_budget_spearman(configs[240:], predicted, labels[240:]) > 0.6
@@ -99,7 +100,7 @@ def test_estimator_prediction_in_numpy_matches_torch():
 
     rng = np.random.default_rng(3)
     configs = sample_configs(3, 4, 50, rng)
-    params = fit_estimator(configs, rng.random(50), EstimatorConfig(epochs=20))
+    params = fit_estimator(configs, rng.random(50), EstimatorConfig(epochs=20), "nfm")
     mean, std = params["label_scale"]
     t = {k: torch.from_numpy(v) for k, v in params.items() if k != "label_scale"}
     torch_out = _forward(torch, t, torch.from_numpy(features(configs))).numpy() * std + mean
@@ -145,12 +146,15 @@ def test_rule_selection_round_trips_through_the_run_directory(tmp_path):
     cfg = ElasticConfig(n_blocks=4, n_groups=3, label_configs=20)
     groups = rng.integers(0, 3, 120)
     configs = sample_configs(3, 4, 30, rng)
-    state = ElasticState(cfg, groups, fit_estimator(configs, configs.sum(axis=(1, 2)) * 1.0,
-                                                     EstimatorConfig(epochs=50)), {"x": 1})
+    values = configs.sum(axis=(1, 2)) * 1.0
+    state = ElasticState(cfg, groups, fit_estimator(configs, values), {"x": 1},
+                         label_configs=configs, label_values=values)
     save_elastic(tmp_path, state)
     back = load_elastic(tmp_path)
     assert back.config == cfg and back.report == {"x": 1}
     np.testing.assert_array_equal(back.item_group, groups)
+    np.testing.assert_array_equal(back.label_configs, configs)
+    np.testing.assert_array_equal(back.label_values, values)
     np.testing.assert_allclose(predict(back.estimator, configs), predict(state.estimator, configs))
     budget = 6000
     selection, info = rule_selection(emb, back, budget, BuildOptions(users=(0,)))

@@ -24,6 +24,7 @@ class ElasticConfig:
     label_users: int = 2000  # validation users each label is measured on (0: all)
     label_metric: str = "recall@20"  # what the estimator learns to predict
     held_out: float = 0.2  # share of the labelled configurations kept to test the estimator
+    estimator: str = "additive"  # or "nfm", the released code's model (see estimator.py)
 
     def __post_init__(self) -> None:
         check(self.n_blocks >= 1, "n_blocks", self.n_blocks, "an integer >= 1")
@@ -40,6 +41,8 @@ class ElasticConfig:
         check(name in ("recall", "ndcg", "precision", "hitrate") and k.isdigit() and int(k) > 0,
               "label_metric", self.label_metric, "recall|ndcg|precision|hitrate@K")
         check(0 < self.held_out < 1, "held_out", self.held_out, "a number in (0, 1)")
+        check(self.estimator in ("additive", "nfm"), "estimator", self.estimator,
+              "'additive' or 'nfm'")
 
     @property
     def label_k(self) -> int:

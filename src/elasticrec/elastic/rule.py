@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from elasticrec.elastic.config import ElasticConfig
 from elasticrec.elastic.estimator import (
+    ESTIMATORS,
     EstimatorConfig,
     fit_estimator,
     predict,
@@ -35,24 +37,41 @@ def fit_rule_estimator(
     labels = config_quality(user, item, item_group, configs, train, valid, config.label_metric,
                             users, rescale=config.rescale)
     label_seconds = time.perf_counter() - t0
+    state = fit_on_labels(config, item_group, configs, labels, seed=seed)
+    report = {**state.report, "label_metric": config.label_metric, "label_users": len(users),
+              "label_range": [float(labels.min()), float(labels.max())],
+              "label_seconds": label_seconds}
+    report = {k: report[k] for k in sorted(report)}
+    log(f"estimator ({config.estimator}): Spearman {report['spearman_held_out']:.3f} on "
+        f"{report['n_held_out']} held-out configurations "
+        f"({report['spearman_held_out_within_size']:.3f} within similar sizes); labels "
+        f"{label_seconds:.0f}s, fit {report['fit_seconds']:.1f}s")
+    return replace(state, report=report)
+
+
+def fit_on_labels(config: ElasticConfig, item_group: np.ndarray, configs: np.ndarray,
+                  labels: np.ndarray, *, seed: int = 0) -> ElasticState:
+    """Fit the configured estimator on most labels and measure every kind on the rest."""
+    rng = np.random.default_rng(seed + 1)
     n_test = max(1, round(config.held_out * len(configs)))
     order = rng.permutation(len(configs))
     test, fit_on = order[:n_test], order[n_test:]
-    t1 = time.perf_counter()
-    params = fit_estimator(configs[fit_on], labels[fit_on], EstimatorConfig(seed=seed))
-    fit_seconds = time.perf_counter() - t1
-    predicted = predict(params, configs[test])
-    report = {
-        "label_metric": config.label_metric, "label_users": len(users),
-        "n_labelled": len(configs), "n_fit": len(fit_on), "n_held_out": int(n_test),
-        "spearman_held_out": spearman(predicted, labels[test]),
-        "spearman_held_out_within_size": within_budget_spearman(configs[test], predicted,
-                                                                labels[test]),
-        "spearman_train": spearman(predict(params, configs[fit_on]), labels[fit_on]),
-        "label_range": [float(labels.min()), float(labels.max())],
-        "label_seconds": label_seconds, "fit_seconds": fit_seconds,
-    }
-    log(f"estimator: Spearman {report['spearman_held_out']:.3f} on {n_test} held-out "
-        f"configurations ({report['spearman_held_out_within_size']:.3f} within similar sizes); "
-        f"labels {label_seconds:.0f}s, fit {fit_seconds:.1f}s")
-    return ElasticState(config=config, item_group=item_group, estimator=params, report=report)
+    report: dict = {"n_labelled": len(configs), "n_fit": len(fit_on), "n_held_out": n_test,
+                    "estimator": config.estimator}
+    chosen = None
+    for kind in ESTIMATORS:
+        t0 = time.perf_counter()
+        params = fit_estimator(configs[fit_on], labels[fit_on], EstimatorConfig(seed=seed), kind)
+        seconds = time.perf_counter() - t0
+        predicted = predict(params, configs[test])
+        scores = {"spearman_held_out": spearman(predicted, labels[test]),
+                  "spearman_held_out_within_size": within_budget_spearman(
+                      configs[test], predicted, labels[test]),
+                  "spearman_train": spearman(predict(params, configs[fit_on]), labels[fit_on]),
+                  "fit_seconds": seconds}
+        report.update({f"{k}_{kind}": v for k, v in scores.items()})
+        if kind == config.estimator:
+            chosen = params
+            report.update(scores)
+    return ElasticState(config=config, item_group=item_group, estimator=chosen, report=report,
+                        label_configs=configs, label_values=labels)
