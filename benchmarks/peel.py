@@ -47,7 +47,7 @@ from elasticrec.eval.evaluate import evaluate_ranking
 from elasticrec.package.builder import BuildOptions, build
 from elasticrec.package.evaluate import package_score_fn
 from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.package import evaluate_group_package, group_package
+from elasticrec.peel.package import packages_quality
 from elasticrec.peel.personalise import personalise
 from elasticrec.peel.store import PeelState
 from elasticrec.train.run import rebuild_data
@@ -91,22 +91,11 @@ class Harness:
         """Per-user metrics (all groups) of PEEL group packages at ``share``, and timings."""
         target = self.test if target is None else target
         known = self.known if target is self.test else self.data.train.to_csr()
-        budget, select_ms, sizes = self.budget(share), [], []
-        per_user = self.empty()
-        for c in range(len(state.weights)):
-            rows = np.flatnonzero(state.user_cluster == c)
-            data, _, seconds = group_package(self.emb, state, self.elastic.item_group, c, rows,
-                                             budget)
-            pkg = runtime.load_bytes(data)
-            sizes.append(runtime.load_bytes(pkg.for_user(pkg.users[0])).file_bytes)
-            assert max(sizes) <= budget
-            select_ms.append(seconds * 1000)
-            res = evaluate_group_package(data, rows, known, target)
-            if res is not None:
-                for k in per_user:
-                    per_user[k][res.users] = res.per_user[k]
-        return per_user, {"select_ms_max": max(select_ms), "select_ms_mean": float(
-            np.mean(select_ms)), "device_bytes": max(sizes)}
+        budget = self.budget(share)
+        per_user, info = packages_quality(self.emb, state, self.elastic.item_group, known,
+                                          target, budget)
+        assert info["device_bytes"] <= budget
+        return per_user, info
 
     def rule_per_user(self, share: str) -> dict:
         budget = self.budget(share)

@@ -48,7 +48,12 @@ def format_table(records: list[dict], ks: tuple[int, ...], extra: tuple[str, ...
     """Evaluation records as a table: identity columns, ``extra``, then every metric at K."""
     cols = ["dataset", "model", "method", *extra] + [
         f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "hitrate")]
-    rows = [[_cell(r.get(c)) for c in cols] for r in records]
+    return table(records, cols)
+
+
+def table(records: list[dict], cols: list[str]) -> str:
+    """Records as aligned columns under a header; a missing value is an empty cell."""
+    rows = [[_cell(r.get(c, "")) for c in cols] for r in records]
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     return aligned([cols, ["-" * w for w in widths], *rows])
 

@@ -13,6 +13,7 @@ from elasticrec import runtime
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking
 from elasticrec.package.builder import BuildOptions, build
+from elasticrec.package.sizes import device_bytes
 from elasticrec.peel.refine import gated_items
 from elasticrec.peel.select import one_user, select_for_budget
 from elasticrec.peel.store import PeelState
@@ -82,3 +83,28 @@ def personalised_metrics(state: PeelState, item_group: np.ndarray, known: sp.csr
         results.append(evaluate_ranking(score_fn_from_embeddings(state.user, items), known, test,
                                         ks, users=users, per_user=True))
     return combine(results)
+
+
+def packages_quality(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
+                     known: sp.csr_matrix, test: sp.csr_matrix, budget_bytes: int,
+                     ks: tuple[int, ...] = (20,)) -> tuple[dict[str, np.ndarray], dict]:
+    """Every user scored through the runtime by their group's package at ``budget_bytes``:
+    per-user metric arrays over all user rows (NaN where a user has no test item), and the
+    largest single-user package size and re-selection time over the groups."""
+    per_user: dict[str, np.ndarray] = {}
+    sizes, select_ms = [], []
+    for c in range(len(state.weights)):
+        rows = np.flatnonzero(state.user_cluster == c)
+        if not len(rows):
+            continue
+        data, _, seconds = group_package(emb, state, item_group, c, rows, budget_bytes)
+        pkg = runtime.load_bytes(data)
+        sizes.append(device_bytes(pkg.manifest))
+        select_ms.append(seconds * 1000)
+        res = evaluate_group_package(data, rows, known, test, ks)
+        if res is None:
+            continue
+        for k, v in res.per_user.items():
+            per_user.setdefault(k, np.full(test.shape[0], np.nan))[res.users] = v
+    return per_user, {"device_bytes": max(sizes), "select_ms_max": max(select_ms),
+                      "select_ms_mean": float(np.mean(select_ms))}
