@@ -137,11 +137,25 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     cmd_table(args)
 
 
+def swept_clusters(args: argparse.Namespace) -> int:
+    """``--clusters`` if given, else the best C of this dataset's sweep (validation), else
+    the library default."""
+    if args.clusters:
+        return args.clusters[0]
+    sweep = [r for r in results.load(args.results)
+             if r["benchmark"] == "sweep" and r["dataset"] == args.dataset]
+    if not sweep:
+        return PeelConfig().n_clusters
+    return int(max(sweep, key=lambda r: r["valid_recall@20"])["n_clusters"])
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     h = Harness(args)
     records = []
-    variants = {"peel": ("rule", args.clusters[0]), "peel-one-group": ("rule", 1),
-                "peel-no-diversity": ("rule-no-diversity", args.clusters[0])}
+    c_best = swept_clusters(args)
+    log(f"PEEL with C = {c_best} user groups")
+    variants = {"peel": ("rule", c_best), "peel-one-group": ("rule", 1),
+                "peel-no-diversity": ("rule-no-diversity", c_best)}
     per_level: dict[str, dict[str, dict]] = {}
     for name, (run, c) in variants.items():
         t0 = time.perf_counter()
@@ -316,13 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=OUT)
     p.add_argument("--rule-results", type=Path, default=results.RESULTS_DIR / "rule.json")
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name, func, clusters in (("sweep", cmd_sweep, [1, 2, 4, 8]),
-                                 ("run", cmd_run, [PeelConfig().n_clusters])):
+    for name, func, clusters in (("sweep", cmd_sweep, [1, 2, 4, 8]), ("run", cmd_run, None)):
         s = sub.add_parser(name)
         s.add_argument("--dataset", required=True)
         s.add_argument("--data-dir", type=Path, default=None)
         s.add_argument("--runs", default="runs/rule")
-        s.add_argument("--clusters", type=int, nargs="+", default=clusters)
+        s.add_argument("--clusters", type=int, nargs="+", default=clusters,
+                       help="sweep: the values of C; run: C (default: the sweep's best)")
         s.add_argument("--epochs", type=int, default=PeelConfig().epochs)
         s.set_defaults(func=func)
     t = sub.add_parser("table")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every published number in docs/results/ with the settings recorded there.
-# About three hours on the 2-core CI-class machine; each step upserts its own records, so a
+# About six hours on the 2-core CI-class machine; each step upserts its own records, so a
 # step can be rerun alone (copy its line). Needs the datasets (see README: data location).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ PY=${PYTHON:-.venv/bin/python}
 F="$PY -m benchmarks.foundation"
 
 # Base models: fixed schedules, no model selection on the test split.
-$F train --dataset gowalla  --model lightgcn --epochs 100 --batch-size 16384 --lr 0.01 --lr-decay 0.97 --eval-every 10
+$F train --dataset gowalla  --model lightgcn --epochs 220 --batch-size 16384 --lr 0.01 --lr-decay 0.99 --lr-min 0.001 --eval-every 10
 $F train --dataset gowalla  --model mf       --epochs 40  --batch-size 8192  --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 10
 $F train --dataset yelp2018 --model mf       --epochs 40  --batch-size 8192  --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 10
 $F train --dataset yelp2018 --model lightgcn --epochs 20  --batch-size 16384 --lr 0.01 --lr-decay 0.9 --eval-every 10
@@ -19,3 +19,10 @@ $F load
 # Device packages: quality at a budget on what ships, and runtime latency/memory.
 $PY -m benchmarks.package_quality --run runs/bench/gowalla-lightgcn
 $PY -m benchmarks.packages --run runs/bench/gowalla-lightgcn
+# RULE against its baselines (trains the elastic, ablation, full and uniform-width MF models),
+# then PEEL on the same runs: the number of user groups on validation, then the comparison.
+$PY -m benchmarks.rule run --dataset gowalla --ablation
+$PY -m benchmarks.rule run --dataset yelp2018 --ablation
+$PY -m benchmarks.peel sweep --dataset gowalla
+$PY -m benchmarks.peel run --dataset gowalla
+$PY -m benchmarks.peel run --dataset yelp2018

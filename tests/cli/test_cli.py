@@ -193,3 +193,14 @@ def test_peel_train_then_export_per_user(tmp_path, events_csv, capsys):
     code, _, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--out",
                            str(tmp_path / "all.erpk"))
     assert code == 2 and "give --user" in err
+    new = tmp_path / "new.erpk"
+    code, out, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--history",
+                             "item1", "item2", "item5", "--out", str(new))
+    assert code == 0, err
+    pkg = load(new)
+    assert pkg.users == ("new",) and new.stat().st_size <= 4000
+    assert set(pkg.recommend(3, exclude=pkg.item_index(["item1"])).labels) <= {
+        f"item{i}" for i in range(40)}
+    code, _, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--history",
+                           "nope", "--out", str(tmp_path / "x.erpk"))
+    assert code == 2 and "nope" in err

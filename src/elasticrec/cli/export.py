@@ -4,8 +4,9 @@ A plain run ships the dense baseline: every item ships the first W positions of 
 vector, for the widest W whose package fits the budget. A RULE run (`train --method rule`)
 ships a block configuration found for the budget by the estimator-guided evolutionary
 search (no gradient step; the search time is printed). A PEEL run (`train --method peel`)
-needs --user: the user's group decides the item table and the blocks, its highest-weight
-blocks that fit. Budgets count the whole package:
+needs --user (the user's group decides the item table and the blocks: its highest-weight
+blocks that fit) or, for a user unseen in training, --history: the group nearest to a vector
+folded in from those items. Budgets count the whole package:
 header, user vector and id map included. Without --user the package carries every user's
 vector (what evaluation uses) and the budget bounds each single-user package cut from it.
 """
@@ -37,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "float32 item table")
     p.add_argument("--user", default=None, metavar="ID",
                    help="the user's id as in the source data (default: every user)")
+    p.add_argument("--history", nargs="+", default=None, metavar="ITEM",
+                   help="PEEL runs: a new user's item ids (as in the source data) instead of "
+                        "--user")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="item value type")
     p.add_argument("--strategy", choices=STRATEGIES, default="search",
                    help="RULE runs: how blocks are chosen (search: RULE's evolutionary "
@@ -62,17 +66,27 @@ def run(args: argparse.Namespace) -> int:
             raise ElasticrecError(f"user {args.user!r} is not in {args.run_dir}")
         users = (labels.index(args.user),)
     if is_peel_run(args.run_dir):
-        if users is None:
-            raise ElasticrecError(f"{args.run_dir} is a PEEL run: its packages are per user "
-                                  "group; give --user ID")
-        from elasticrec.peel.package import group_package
+        from elasticrec.peel.package import group_package, place_new_user
         from elasticrec.peel.store import load_peel
 
         state = load_peel(args.run_dir)
-        cluster = int(state.user_cluster[users[0]])
-        data, selection, seconds = group_package(
-            emb, state, load_elastic(args.run_dir).item_group, cluster, np.array(users),
-            budget, value_dtype=args.dtype)
+        item_group = load_elastic(args.run_dir).item_group
+        if args.history:
+            index = {str(x): i for i, x in enumerate(emb.item_labels)}
+            unknown = [x for x in args.history if x not in index]
+            if unknown:
+                raise ElasticrecError(f"--history: items {unknown[:5]} are not in "
+                                      f"{args.run_dir}")
+            cluster, group = place_new_user(emb, state, item_group,
+                                            np.array([index[x] for x in args.history]))
+            emb, rows = group, None
+        elif users is not None:
+            cluster, rows = int(state.user_cluster[users[0]]), np.array(users)
+        else:
+            raise ElasticrecError(f"{args.run_dir} is a PEEL run: its packages are per user "
+                                  "group; give --user ID or --history ITEM...")
+        data, selection, seconds = group_package(emb, state, item_group, cluster, rows,
+                                                 budget, value_dtype=args.dtype)
         write_package(args.out, data)
         print(f"wrote {args.out}: {format_bytes(len(data))}, user group {cluster}, "
               f"{selection.level} blocks by learned weight (selected in "

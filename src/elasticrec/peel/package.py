@@ -14,6 +14,7 @@ from elasticrec.budget.selection import BlockSelection
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking
 from elasticrec.package.builder import BuildOptions, build
 from elasticrec.package.sizes import device_bytes
+from elasticrec.peel.cluster import fold_in, nearest
 from elasticrec.peel.refine import gated_items
 from elasticrec.peel.select import one_user, select_for_budget
 from elasticrec.peel.store import PeelState
@@ -28,11 +29,25 @@ def group_embeddings(emb: RunEmbeddings, state: PeelState, item_group: np.ndarra
                    item=gated_items(state.item[cluster], item_group, state.weights[cluster]))
 
 
+def place_new_user(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
+                   history: np.ndarray, label: str = "new") -> tuple[int, RunEmbeddings]:
+    """A user unseen in training, from their item history (rows): the group whose centroid
+    is nearest to their vector folded in against the pretrained items, and that group's
+    embeddings with their vector folded in again against the group's own (gated) items."""
+    cluster = int(nearest(fold_in(emb.item, history)[None], state.centroids)[0])
+    group = group_embeddings(emb, state, item_group, cluster, np.array([], dtype=np.int64))
+    vector = fold_in(group.item, history).astype(np.float32)
+    return cluster, replace(group, user=vector[None], user_labels=[label])
+
+
 def group_package(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray, cluster: int,
-                  rows: np.ndarray, budget_bytes: int, *, value_dtype: str = "float32",
+                  rows: np.ndarray | None, budget_bytes: int, *, value_dtype: str = "float32",
                   method: str = "peel") -> tuple[bytes, BlockSelection, float]:
-    """The package bytes, the selection and the seconds the selection (sort + fit) took."""
-    group = group_embeddings(emb, state, item_group, cluster, rows)
+    """The package bytes, the selection and the seconds the selection (sort + fit) took.
+
+    ``rows`` are the users that ship; ``None``: ``emb`` already holds the group's embeddings
+    (``place_new_user``)."""
+    group = emb if rows is None else group_embeddings(emb, state, item_group, cluster, rows)
     device = one_user(group)  # what the budget bounds
     options = BuildOptions(value_dtype=value_dtype, method=method)
     t0 = time.perf_counter()
