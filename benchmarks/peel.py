@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -301,12 +300,7 @@ def plot(quality: list[dict], dynamic: list[dict], path: Path) -> None:
     for j, ds in enumerate(datasets):
         ax = axes[0][j]
         rows = [r for r in quality if r["dataset"] == ds and r["budget"] in BUDGETS]
-        for method in sorted({r["method"] for r in rows}):
-            pts = sorted((float(r["budget"].rstrip("%")), r["recall@20"]) for r in rows
-                         if r["method"] == method)
-            ax.plot(*zip(*pts, strict=True), marker="o", label=method)
-        ax.set(xscale="log", xlabel="budget (% of the full float32 item table)",
-               ylabel="Recall@20", title=ds)
+        results.budget_curves(ax, rows, ds)
         if rows:
             ax.legend(fontsize=7)
         ax = axes[1][j]
@@ -318,10 +312,7 @@ def plot(quality: list[dict], dynamic: list[dict], path: Path) -> None:
         if any(r["dataset"] == ds for r in dynamic):
             ax.legend(fontsize=7)
     fig.tight_layout()
-    with tempfile.NamedTemporaryFile(suffix=".png", dir=path.parent, delete=False) as fh:
-        tmp = Path(fh.name)
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, path)
+    results.save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

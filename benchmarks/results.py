@@ -88,3 +88,21 @@ def _cell(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
     return str(v)
+
+
+def budget_curves(ax, rows: Sequence[dict], title: str) -> None:
+    """Recall@20 against the budget (a share like ``"10%"``), one line per method."""
+    for method in sorted({r["method"] for r in rows}):
+        pts = sorted((float(r["budget"].rstrip("%")), r["recall@20"]) for r in rows
+                     if r["method"] == method)
+        ax.plot(*zip(*pts, strict=True), marker="o", label=method)
+    ax.set(xscale="log", xlabel="budget (% of the full float32 item table)",
+           ylabel="Recall@20", title=title)
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as PNG atomically (a temporary file, then a rename)."""
+    from elasticrec.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")

@@ -307,21 +307,13 @@ def plot(quality: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4), squeeze=False)
     for ax, ds in zip(axes[0], datasets, strict=True):
         rows = [r for r in quality if r["dataset"] == ds]
-        full = [r for r in rows if r["method"] == "full"]
-        for method in sorted({r["method"] for r in rows} - {"full"}):
-            pts = sorted((float(r["budget"].rstrip("%")), r["recall@20"]) for r in rows
-                         if r["method"] == method)
-            ax.plot(*zip(*pts, strict=True), marker="o", label=method)
-        if full:
-            ax.axhline(full[0]["recall@20"], color="k", linestyle="--", label="full model")
-        ax.set(xscale="log", xlabel="budget (% of the full float32 item table)",
-               ylabel="Recall@20", title=ds)
+        results.budget_curves(ax, [r for r in rows if r["method"] != "full"], ds)
+        for r in rows:
+            if r["method"] == "full":
+                ax.axhline(r["recall@20"], color="k", linestyle="--", label="full model")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with tempfile.NamedTemporaryFile(suffix=".png", dir=path.parent, delete=False) as fh:
-        tmp = Path(fh.name)
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, path)
+    results.save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
