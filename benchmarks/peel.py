@@ -4,8 +4,9 @@ Runs on the models ``benchmarks.rule run`` trained (``runs/rule/<dataset>/``: th
 pretraining with the diversity regulariser, the same without it, the full and the retrained
 uniform models), so that every method shares one split, one recipe and one evaluation:
 
-* ``sweep``: PEEL with C = 1, 2, 4, 8 user groups, scored on the *validation* split at 10%
-  and at every block; it chooses the default C (never the test split);
+* ``sweep``: PEEL with C = 1, 2, 4, 8 user groups, and with block-weight costs 0.01, 0.3 and
+  3 at the default C, scored on the *validation* split at 5, 10 and 20%; ``run`` uses the
+  best mean (never the test split);
 * ``run``: PEEL (C groups), PEEL with one group (no personalisation) and PEEL on the
   pretraining without the diversity regulariser, each exported per user group at every budget
   (group packages of every user in the group; the budget bounds each single-user package) and
@@ -80,9 +81,9 @@ class Harness:
     def budget(self, share: str) -> int:
         return parse_budget(share, full_table_bytes=self.full_table)
 
-    def peel_state(self, run: str, n_clusters: int, epochs: int) -> PeelState:
+    def peel_state(self, run: str, n_clusters: int, epochs: int, cost: float) -> PeelState:
         emb, elastic = load_embeddings(self.runs / run), load_elastic(self.runs / run)
-        cfg = PeelConfig(n_clusters=n_clusters, epochs=epochs, l2=2e-2)
+        cfg = PeelConfig(n_clusters=n_clusters, epochs=epochs, l2=2e-2, cost=cost)
         return personalise(cfg, emb.user, emb.item, elastic.item_group, elastic.config.n_groups,
                            elastic.config.n_blocks, self.data.train, log=log)
 
@@ -117,48 +118,64 @@ def mean_of(per_user: dict, metric: str) -> float:
     return float(np.nanmean(per_user[metric]))
 
 
+SWEEP_BUDGETS = ("5%", "10%", "20%")
+
+
 def cmd_sweep(args: argparse.Namespace) -> None:
+    """C user groups at the default cost, and the cost at the default C, on validation."""
     h = Harness(args)
     valid = h.data.valid.to_csr()
+    default = PeelConfig()
+    grid = [(c, default.cost) for c in args.clusters]
+    grid += [(default.n_clusters, cost) for cost in args.costs if cost != default.cost]
     records = []
-    for c in args.clusters:
+    for c, cost in grid:
         t0 = time.perf_counter()
-        state = h.peel_state("rule", c, args.epochs)
-        seconds = time.perf_counter() - t0
-        rec = {"benchmark": "sweep", "dataset": h.dataset, "method": f"peel-C{c}",
-               "budget": "10%", "n_clusters": c, "refine_seconds": seconds}
-        per_user, _ = h.peel_per_user(state, "10%", target=valid)
-        rec["valid_recall@20"] = mean_of(per_user, "recall@20")
-        rec["valid_ndcg@20"] = mean_of(per_user, "ndcg@20")
-        log(f"C={c}: validation recall@20 at 10%: {rec['valid_recall@20']:.4f}")
+        state = h.peel_state("rule", c, args.epochs, cost)
+        rec = {"benchmark": "sweep", "dataset": h.dataset, "method": f"peel-C{c}-cost{cost}",
+               "budget": "/".join(SWEEP_BUDGETS), "n_clusters": c, "cost": cost,
+               "refine_seconds": time.perf_counter() - t0}
+        for share in SWEEP_BUDGETS:
+            try:
+                per_user, _ = h.peel_per_user(state, share, target=valid)
+            except BudgetExceeded:
+                rec[f"valid_recall@20_{share}"] = float("nan")  # infeasible: not counted
+                continue
+            rec[f"valid_recall@20_{share}"] = mean_of(per_user, "recall@20")
+        rec["valid_recall@20"] = float(np.nanmean([rec[f"valid_recall@20_{s}"]
+                                                   for s in SWEEP_BUDGETS]))
+        log(f"C={c} cost={cost}: validation recall@20 at {'/'.join(SWEEP_BUDGETS)}: "
+            + " ".join(f"{rec[f'valid_recall@20_{s}']:.4f}" for s in SWEEP_BUDGETS))
         records.append({**rec, **results.provenance()})
     results.upsert(args.results, records, KEY)
     cmd_table(args)
 
 
-def swept_clusters(args: argparse.Namespace) -> int:
-    """``--clusters`` if given, else the best C of this dataset's sweep (validation), else
-    the library default."""
+def swept(args: argparse.Namespace) -> tuple[int, float]:
+    """(C, cost): ``--clusters`` and the default cost if C is given, else the best of the
+    sweep on validation (this dataset's, else any dataset's), else the library defaults."""
+    default = PeelConfig()
     if args.clusters:
-        return args.clusters[0]
-    sweep = [r for r in results.load(args.results)
-             if r["benchmark"] == "sweep" and r["dataset"] == args.dataset]
-    if not sweep:
-        return PeelConfig().n_clusters
-    return int(max(sweep, key=lambda r: r["valid_recall@20"])["n_clusters"])
+        return args.clusters[0], default.cost
+    sweep = [r for r in results.load(args.results) if r["benchmark"] == "sweep"]
+    mine = [r for r in sweep if r["dataset"] == args.dataset] or sweep
+    if not mine:
+        return default.n_clusters, default.cost
+    best = max(mine, key=lambda r: r["valid_recall@20"])
+    return int(best["n_clusters"]), float(best.get("cost", default.cost))
 
 
 def cmd_run(args: argparse.Namespace) -> None:
     h = Harness(args)
     records = []
-    c_best = swept_clusters(args)
-    log(f"PEEL with C = {c_best} user groups")
+    c_best, cost = swept(args)
+    log(f"PEEL with C = {c_best} user groups, cost {cost}")
     variants = {"peel": ("rule", c_best), "peel-one-group": ("rule", 1),
                 "peel-no-diversity": ("rule-no-diversity", c_best)}
     per_level: dict[str, dict[str, dict]] = {}
     for name, (run, c) in variants.items():
         t0 = time.perf_counter()
-        state = h.peel_state(run, c, args.epochs)
+        state = h.peel_state(run, c, args.epochs, cost)
         refine_seconds = time.perf_counter() - t0
         levels = GRID if name == "peel" else BUDGETS
         per_level[name] = {}
@@ -175,6 +192,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                    "budget": share, "budget_bytes": h.budget(share), "n_clusters": c,
                    "recall@20": mean_of(per_user, "recall@20"),
                    "ndcg@20": mean_of(per_user, "ndcg@20"), "refine_seconds": refine_seconds,
+                   "cost": cost,
                    **timing}
             if name == "peel":
                 rec.update(group_spread(state, per_user))
@@ -247,7 +265,8 @@ QUALITY = ["dataset", "budget", "method", "recall@20", "ndcg@20", "n_clusters",
            "group_recall_max"]
 POP = ["dataset", "benchmark", "method", "recall@20", "ndcg@20", "devices", "server_downloads",
        "on_device_shrinks"]
-SWEEP = ["dataset", "n_clusters", "valid_recall@20", "valid_ndcg@20", "refine_seconds"]
+SWEEP = ["dataset", "n_clusters", "cost", "valid_recall@20_5%", "valid_recall@20_10%",
+         "valid_recall@20_20%", "valid_recall@20", "refine_seconds"]
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -276,7 +295,7 @@ def cmd_table(args: argparse.Namespace) -> None:
         results.markdown_table([r for r in records if r["benchmark"] in
                                 ("heterogeneous", "dynamic")], POP),
         "",
-        "## Number of user groups (validation split, 10% budget)",
+        "## User groups and block-weight cost (validation split; the best mean is used)",
         "",
         results.markdown_table([r for r in records if r["benchmark"] == "sweep"], SWEEP),
         "",
@@ -329,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--clusters", type=int, nargs="+", default=clusters,
                        help="sweep: the values of C; run: C (default: the sweep's best)")
         s.add_argument("--epochs", type=int, default=PeelConfig().epochs)
+        s.add_argument("--costs", type=float, nargs="+", default=[0.01, 0.3, 3.0],
+                       help="sweep: block-weight costs tried at the default C")
         s.set_defaults(func=func)
     t = sub.add_parser("table")
     t.set_defaults(func=cmd_table)

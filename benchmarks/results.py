@@ -70,9 +70,21 @@ def upsert(path: Path, records: Sequence[dict], key: Sequence[str]) -> list[dict
     existing = load(path)
     new_keys = {tuple(r.get(k) for k in key) for r in records}
     kept = [r for r in existing if tuple(r.get(k) for k in key) not in new_keys]
-    merged = kept + list(records)
-    write_text(path, json.dumps({"records": merged}, indent=2, sort_keys=True) + "\n")
+    merged = kept + [_no_nan(r) for r in records]
+    write_text(path, json.dumps({"records": merged}, indent=2, sort_keys=True,
+                                allow_nan=False) + "\n")
     return merged
+
+
+def _no_nan(value):
+    """NaN (a metric that could not be measured) as JSON null, which every reader accepts."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def markdown_table(records: Sequence[dict], columns: Sequence[str]) -> str:

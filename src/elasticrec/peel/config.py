@@ -14,10 +14,10 @@ class PeelConfig:
     n_clusters: int = 4  # C user groups (k-means on the pretrained user embeddings)
     epochs: int = 5  # refinement epochs over each group's own training events
     batch_size: int = 4096
-    lr: float = 1e-3  # Adam, for the group's copy of the tables
+    lr: float = 3e-4  # Adam, for the group's copy of the tables
     weight_lr: float = 5e-2  # Adam, for the block weights (the controller)
     l2: float = 1e-4  # L2 on the batch's rows, as in pretraining
-    cost: float = 1e-2  # weight of the expected-bytes penalty on the block weights
+    cost: float = 0.3  # weight of the expected-bytes penalty on the block weights
     gate: str = "sigmoid"  # weight normalisation: sigmoid per block, or softmax per group
     valid_ratio: float = 0.2  # share of each group user's events used for the weight steps
     seed: int = 0
