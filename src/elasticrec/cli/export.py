@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", choices=STRATEGIES, default="search",
                    help="RULE runs: how blocks are chosen (search: RULE's evolutionary "
                         "search; greedy: by estimated gain per byte; random: a baseline)")
+    p.add_argument("--released-search", action="store_true",
+                   help="RULE runs: the released search setting (P=20, C=50, S=5, random "
+                        "initial members) instead of 1000 cycles from the greedy solution")
     p.add_argument("--seed", type=int, default=0, help="seeds the search")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.set_defaults(run=run)
@@ -94,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
               f"{time.perf_counter() - t0:.2f} s in all")
         return 0
     if is_elastic_run(args.run_dir):
-        from elasticrec.elastic.search import Infeasible
+        from elasticrec.elastic.search import Infeasible, SearchConfig
         from elasticrec.elastic.select import rule_selection
 
         options = BuildOptions(value_dtype=args.dtype, users=users, method=f"rule-{args.strategy}")
         try:
+            search = SearchConfig.released() if args.released_search else SearchConfig()
             selection, info = rule_selection(emb, load_elastic(args.run_dir), budget, options,
-                                             strategy=args.strategy, seed=args.seed)
+                                             strategy=args.strategy, seed=args.seed,
+                                             search=search)
         except Infeasible as exc:
             raise ElasticrecError(f"budget {format_bytes(budget)}: {exc}") from exc
         what = (f"{info['blocks']} blocks of {selection.n_groups}x{selection.n_blocks} "

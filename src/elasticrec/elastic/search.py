@@ -4,7 +4,7 @@ A configuration is a boolean matrix ``(G, N)``: item group ``g`` ships block ``b
 ships at least one block. Its cost in bytes is linear, ``fixed_bytes + sum_g |S_g| *
 block_bytes[g]``, which is how the blocks layout of a package grows (docs/FORMAT.md); the
 exact package size is checked by the package builder afterwards. The search (Real et al.
-2019, with the released RULE parameters P = 20, C = 50, S = 5) only calls ``estimate``, the
+2019; the released RULE parameters are P = 20, C = 50, S = 5) only calls ``estimate``, the
 performance estimator, never the true evaluator:
 
 1. P random configurations that use the budget, scored by the estimator;
@@ -33,9 +33,17 @@ Estimator = Callable[[np.ndarray], np.ndarray]  # (K, G, N) bool -> (K,) estimat
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """Defaults: the released P and S, 1000 cycles, and the greedy configuration among the
+    initial members (``seeded``); ``SearchConfig.released()`` is the released setting."""
+
     population: int = 20  # P
-    cycles: int = 50  # C
+    cycles: int = 1000  # C (released: 50)
     sample: int = 5  # S, tournament size
+    seeded: bool = True  # start from the greedy configuration too (released: random only)
+
+    @classmethod
+    def released(cls) -> SearchConfig:
+        return cls(population=20, cycles=50, sample=5, seeded=False)
 
     def __post_init__(self) -> None:
         check(self.population >= 1, "population", self.population, "an int >= 1")
@@ -131,14 +139,18 @@ def mutate(config: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def regularized_evolution(
     estimate: Estimator, n_groups: int, n_blocks: int, costs: BlockCosts, budget_bytes: int,
-    config: SearchConfig, rng: np.random.Generator,
+    config: SearchConfig, rng: np.random.Generator, initial: list[np.ndarray] | None = None,
 ) -> SearchResult:
+    """``initial`` configurations (repaired to the budget) take the first places of the
+    population; random ones fill the rest."""
     t0 = time.perf_counter()
     if costs.minimum() > budget_bytes:
         raise Infeasible(f"one block per item group needs {costs.minimum():,} bytes, over the "
                          f"budget of {budget_bytes:,} bytes")
-    population = [random_config(n_groups, n_blocks, costs, budget_bytes, rng)
-                  for _ in range(config.population)]
+    population = [repair(c, costs, budget_bytes, rng) for c in (initial or [])]
+    population = population[: config.population]
+    population += [random_config(n_groups, n_blocks, costs, budget_bytes, rng)
+                   for _ in range(config.population - len(population))]
     scores = list(np.asarray(estimate(np.stack(population)), dtype=np.float64))
     best = int(np.argmax(scores))
     best_config, best_score = population[best], scores[best]

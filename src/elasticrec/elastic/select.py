@@ -7,7 +7,9 @@ therefore never below the real size, and the builder's exact check afterwards al
 
 Three ways to fill a budget, all over the same elastic model:
 
-* ``search``: RULE's regularised evolution guided by the estimator (``search.py``);
+* ``search``: RULE's regularised evolution guided by the estimator (``search.py``), by
+  default with the greedy configuration among its initial members and 1000 cycles
+  (``SearchConfig.released()``: random members only, 50 cycles);
 * ``greedy``: by the estimator, one block per group (each group's best), then repeatedly the
   pair with the largest estimated gain per byte that still fits;
 * ``random``: one random block per group, then random pairs, as many as fit.
@@ -68,9 +70,14 @@ def choose(strategy: str, estimate: Estimate, n_groups: int, n_blocks: int, cost
                          f"budget of {budget_bytes:,} bytes")
     t0 = time.perf_counter()
     if strategy == "search":
-        res = regularized_evolution(estimate, n_groups, n_blocks, costs, budget_bytes,
-                                    search or SearchConfig(), rng)
-        config, evaluations = res.config, res.evaluations
+        search = search or SearchConfig()
+        initial, evaluations = [], 0
+        if search.seeded:
+            seed, evaluations = greedy(estimate, n_groups, n_blocks, costs, budget_bytes)
+            initial = [seed]
+        res = regularized_evolution(estimate, n_groups, n_blocks, costs, budget_bytes, search,
+                                    rng, initial)
+        config, evaluations = res.config, evaluations + res.evaluations
     elif strategy == "greedy":
         config, evaluations = greedy(estimate, n_groups, n_blocks, costs, budget_bytes)
     else:
