@@ -159,7 +159,7 @@ def test_rule_train_then_export_at_any_budget(tmp_path, events_csv, capsys):
         assert out_file.stat().st_size == pkg.file_bytes <= budget
         assert pkg.manifest.layout.to_json()["kind"] == "blocks" and "search in" in out
         sizes.append(pkg.manifest.layout.n_shipped_blocks())
-    assert min(sizes) >= 40  # one block per group at least (what more ships is the estimator's call)
+    assert min(sizes) >= 40  # a block per group at least; more is the estimator's call
     code, _, err = run_cli(capsys, "export", str(run), "--budget", "5%", "--out",
                            str(tmp_path / "tiny.erpk"))
     assert code == 2 and "one block per item group needs" in err
