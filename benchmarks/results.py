@@ -65,9 +65,16 @@ def load(path: Path) -> list[dict]:
     return json.loads(path.read_text())["records"]
 
 
-def upsert(path: Path, records: Sequence[dict], key: Sequence[str]) -> list[dict]:
-    """Add ``records`` to the JSON file at ``path``, replacing records with the same key."""
+def upsert(path: Path, records: Sequence[dict], key: Sequence[str],
+           replace_dataset: str | None = None) -> list[dict]:
+    """Add ``records`` to the JSON file at ``path``, replacing records with the same key
+    (and, with ``replace_dataset``, every earlier record of that dataset from the benchmarks
+    these records come from: a run that regenerates all of them leaves no stale rows)."""
     existing = load(path)
+    if replace_dataset is not None:
+        kinds = {r.get("benchmark") for r in records}
+        existing = [r for r in existing
+                    if not (r.get("dataset") == replace_dataset and r.get("benchmark") in kinds)]
     new_keys = {tuple(r.get(k) for k in key) for r in records}
     kept = [r for r in existing if tuple(r.get(k) for k in key) not in new_keys]
     merged = kept + [_no_nan(r) for r in records]

@@ -187,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                                     train_seconds=rec["seconds"]))
             records.append(export_timing(args, runs / "rule", share, budget, tmp))
     records = [{**r, **results.provenance()} for r in records]
-    results.upsert(args.results, records, KEY)
+    results.upsert(args.results, records, KEY, replace_dataset=args.dataset)
     cmd_table(args)
 
 
