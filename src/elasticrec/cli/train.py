@@ -91,6 +91,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--label-users", type=int, default=ed.label_users,
                    help="validation users per label (0: all)")
     e.add_argument("--label-metric", default=ed.label_metric)
+    e.add_argument("--estimator", choices=("additive", "nfm"), default=ed.estimator,
+                   help="additive: saturating returns per item group (default); nfm: the "
+                        "released code's neural factorisation machine")
     g2 = p.add_argument_group("personalisation (--method peel)")
     pd = PeelConfig()
     g2.add_argument("--clusters", type=int, default=pd.n_clusters, dest="n_clusters",
@@ -129,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
         n_blocks=args.n_blocks, n_groups=args.n_groups, grouping=args.grouping,
         diversity=args.diversity, diversity_form=args.diversity_form,
         subset_sizes=args.subset_sizes, rescale=args.rescale, label_configs=args.label_configs,
-        label_users=args.label_users, label_metric=args.label_metric) if rule else None
+        label_users=args.label_users, label_metric=args.label_metric,
+        estimator=args.estimator) if rule else None
     peel = PeelConfig(
         n_clusters=args.n_clusters, epochs=args.peel_epochs, lr=args.peel_lr,
         weight_lr=args.weight_lr, cost=args.cost, gate=args.gate, l2=args.l2,
