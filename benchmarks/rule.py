@@ -5,7 +5,7 @@ user's training events held out for validation), with one BPR-MF recipe:
 
 * the RULE model once (elastic item embeddings in ``--blocks`` blocks, estimator fitted on
   validation labels), and, with ``--ablation``, the same model without the diversity
-  regulariser;
+  regulariser and with its bounded cosine form at weight 0.1;
 * a plain 64-d model (the full model) and a plain model retrained at every budget at the
   widest uniform width whose package fits (the retrained-uniform baseline).
 
@@ -118,8 +118,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     elastic = ElasticConfig(n_blocks=args.blocks, label_configs=args.label_configs,
                             label_users=args.label_users)
     variants = {"rule": elastic}
-    if args.ablation:
+    if args.ablation:  # the regulariser off, and a bounded form strong enough to act
         variants["rule-no-diversity"] = ElasticConfig(**{**elastic.to_json(), "diversity": 0.0})
+        variants["rule-cosine"] = ElasticConfig(**{**elastic.to_json(), "diversity": 0.1,
+                                                   "diversity_form": "cosine"})
     trained = {name: train(runs / name, data_config, FULL_DIM, args, cfg)
                for name, cfg in variants.items()}
     for name in variants:
