@@ -174,6 +174,9 @@ def cmd_run(args: argparse.Namespace) -> None:
                 "peel-no-diversity": ("rule-no-diversity", c_best)}
     per_level: dict[str, dict[str, dict]] = {}
     for name, (run, c) in variants.items():
+        if not (h.runs / run / "result.json").is_file():
+            log(f"{name}: skipped, no finished run {h.runs / run} (benchmarks.rule --ablation)")
+            continue
         t0 = time.perf_counter()
         state = h.peel_state(run, c, args.epochs, cost)
         refine_seconds = time.perf_counter() - t0
