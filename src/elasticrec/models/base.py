@@ -24,6 +24,10 @@ class Recommender(nn.Module):
     One parameter table ``embedding`` holds the ego (layer-0) rows of all users followed by all
     items; ``user_emb`` and ``item_emb`` are views of it. The embeddings a model scores with
     (``final_embeddings``) may be derived from it (LightGCN propagates them over the graph).
+
+    ``set_row_sizes`` gives every row its own width (SCALL): row r uses only its first
+    ``sizes[r]`` positions, the rest are masked to zero in every pass (``ego_table``), so they
+    neither score nor receive gradients.
     """
 
     n_users: int
@@ -40,6 +44,30 @@ class Recommender(nn.Module):
         self.embedding = nn.Parameter(
             torch.randn(n_users + n_items, dim, generator=generator) * init_std
         )
+        self.row_mask: torch.Tensor | None = None  # (rows, dim) in table order, or None
+
+    def table_rows(self) -> torch.Tensor:
+        """The table row of every node (users, then items); the identity unless a model
+        stores its table in another order."""
+        return torch.arange(self.n_users + self.n_items)
+
+    def set_row_sizes(self, sizes: np.ndarray | None) -> None:
+        """Per-node widths (users, then items) in ``[0, dim]``; ``None``: every row full."""
+        if sizes is None:
+            self.row_mask = None
+            return
+        sizes = torch.as_tensor(np.asarray(sizes, dtype=np.int64))
+        n, dim = self.embedding.shape
+        if sizes.shape != (n,) or int(sizes.min()) < 0 or int(sizes.max()) > dim:
+            raise ValueError(f"row sizes: {n} widths in [0, {dim}] are needed, got shape "
+                             f"{tuple(sizes.shape)}")
+        mask = torch.empty(n, dim)
+        mask[self.table_rows()] = (torch.arange(dim) < sizes[:, None]).float()
+        self.row_mask = mask
+
+    def ego_table(self) -> torch.Tensor:
+        """The ego table as the model uses it: masked to each row's width, if set."""
+        return self.embedding if self.row_mask is None else self.embedding * self.row_mask
 
     @property
     def user_emb(self) -> torch.Tensor:

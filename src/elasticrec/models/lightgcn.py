@@ -67,6 +67,9 @@ class LightGCN(Recommender):
         internal = sp.csr_matrix(adjacency)[order][:, order]
         self.propagator = Propagator(sp.csr_matrix(internal), n_threads)
 
+    def table_rows(self) -> torch.Tensor:
+        return self.table_row
+
     @property
     def user_emb(self) -> torch.Tensor:
         return self.embedding[self.table_row[: self.n_users]]
@@ -83,7 +86,7 @@ class LightGCN(Recommender):
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> BatchEmbeddings:
         nodes, inverse = gather_nodes(self.table_row[torch.cat([users, items + self.n_users])],
                                       len(self.embedding))
-        e0 = self.embedding
+        e0 = self.ego_table()
         ego = e0[nodes]
         if self.n_layers == 0:
             out = ego
@@ -111,7 +114,7 @@ class LightGCN(Recommender):
 
     @torch.no_grad()
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        ego = self.embedding.detach()
+        ego = self.ego_table().detach()
         layers = [ego]
         h = ego.numpy()
         for _ in range(self.n_layers):

@@ -9,10 +9,14 @@ from elasticrec.models.base import BatchEmbeddings, Recommender
 
 class MF(Recommender):
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> BatchEmbeddings:
-        rows = self.embedding[torch.cat([users, items + self.n_users])]
+        idx = torch.cat([users, items + self.n_users])
+        rows = self.embedding[idx]
+        if self.row_mask is not None:
+            rows = rows * self.row_mask[idx]
         u, i = rows[: len(users)], rows[len(users) :]
         return BatchEmbeddings(u, i, u, i)
 
     @torch.no_grad()
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_emb.detach().clone(), self.item_emb.detach().clone()
+        table = self.ego_table().detach()
+        return table[: self.n_users].clone(), table[self.n_users :].clone()
