@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "recommend": "elasticrec.cli.recommend",
     "shrink": "elasticrec.cli.shrink",
     "onnx": "elasticrec.cli.onnx",
+    "stream": "elasticrec.cli.stream",
 }
 
 
