@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                      "recall@20": float(np.nanmean(per_user["recall@20"])),
                      "ndcg@20": float(np.nanmean(per_user["ndcg@20"])),
                      "device_bytes": info["device_bytes"],
-                     "select_ms": round(info["select_ms_max"], 1)})
+                     "select_ms": f"{info['select_ms_max']:.1f}"})
         for user in rng.choice(len(emb.user), size=min(args.sample_users, len(emb.user)),
                                replace=False):
             c = int(state.user_cluster[user])
