@@ -7,6 +7,7 @@ metrics as ``"recall@20"`` etc., ``seconds``, and where a budget applies ``budge
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -70,6 +71,12 @@ def upsert(path: Path, records: Sequence[dict], key: Sequence[str],
     """Add ``records`` to the JSON file at ``path``, replacing records with the same key
     (and, with ``replace_dataset``, every earlier record of that dataset from the benchmarks
     these records come from: a run that regenerates all of them leaves no stale rows)."""
+    with _locked(path):
+        return _upsert(path, records, key, replace_dataset)
+
+
+def _upsert(path: Path, records: Sequence[dict], key: Sequence[str],
+            replace_dataset: str | None) -> list[dict]:
     existing = load(path)
     if replace_dataset is not None:
         kinds = {r.get("benchmark") for r in records}
@@ -125,3 +132,17 @@ def save_figure(fig, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock beside ``path``: benchmarks running side by side update one file."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(path.suffix + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
