@@ -8,7 +8,7 @@ PY=${PYTHON:-.venv/bin/python}
 F="$PY -m benchmarks.foundation"
 
 # Base models: fixed schedules, no model selection on the test split.
-$F train --dataset gowalla  --model lightgcn --epochs 180 --batch-size 16384 --lr 0.01 --lr-decay 0.99 --lr-min 0.001 --eval-every 10
+$F train --dataset gowalla  --model lightgcn --epochs 220 --batch-size 16384 --lr 0.01 --lr-decay 0.99 --lr-min 0.001 --eval-every 10
 $F train --dataset gowalla  --model mf       --epochs 40  --batch-size 8192  --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 10
 $F train --dataset yelp2018 --model mf       --epochs 40  --batch-size 8192  --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 10
 $F train --dataset yelp2018 --model lightgcn --epochs 20  --batch-size 16384 --lr 0.01 --lr-decay 0.9 --eval-every 10
