@@ -232,6 +232,18 @@ def export_timing(args: argparse.Namespace, run_dir: Path, share: str, budget: i
             "package_bytes": size, "seconds": seconds}
 
 
+def cmd_export_timing(args: argparse.Namespace) -> None:
+    """Only the end-to-end export timings, for a dataset whose runs exist."""
+    run_dir = Path(args.runs) / args.dataset / "rule"
+    full_table = load_embeddings(run_dir).item.shape[0] * FULL_DIM * 4
+    with tempfile.TemporaryDirectory() as tmp:
+        records = [export_timing(args, run_dir, share,
+                                 parse_budget(share, full_table_bytes=full_table), Path(tmp))
+                   for share in args.budgets]
+    results.upsert(args.results, [{**r, **results.provenance()} for r in records], KEY)
+    cmd_table(args)
+
+
 QUALITY_COLUMNS = ["dataset", "budget", "method", "recall@20", "ndcg@20", "device_bytes",
                    "budget_bytes", "blocks", "width", "search_seconds"]
 TRAIN_COLUMNS = ["dataset", "method", "dim", "seconds", "recall@20", "ndcg@20",
@@ -339,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="label and fit the estimators of finished RULE runs again")
     r.add_argument("--torch-threads", type=int, default=1)
     r.set_defaults(func=cmd_run)
+    e = sub.add_parser("export-timing", help="time `elasticrec export` only")
+    e.add_argument("--dataset", required=True)
+    e.add_argument("--runs", default="runs/rule")
+    e.add_argument("--budgets", nargs="+", default=list(BUDGETS))
+    e.set_defaults(func=cmd_export_timing)
     t = sub.add_parser("table")
     t.set_defaults(func=cmd_table)
     args = p.parse_args(argv)

@@ -204,3 +204,14 @@ def test_peel_train_then_export_per_user(tmp_path, events_csv, capsys):
     code, _, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--history",
                            "nope", "--out", str(tmp_path / "x.erpk"))
     assert code == 2 and "nope" in err
+
+
+def test_export_and_package_commands_import_no_training_stack():
+    """A package for a new budget must come in seconds: the export path loads neither
+    PyTorch, SciPy's statistics nor pyarrow."""
+    code = ("import sys; from elasticrec.cli import build_parser; build_parser(); "
+            "import elasticrec.cli.export, elasticrec.elastic.select, elasticrec.peel.select; "
+            "print(sorted(m for m in ('torch', 'scipy.stats', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

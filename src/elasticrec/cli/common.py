@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from elasticrec.data.registry import resolve_data_dir
-
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -23,6 +21,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def data_dir_from(args: argparse.Namespace) -> Path:
+    from elasticrec.data.registry import resolve_data_dir  # pyarrow: only when data is read
+
     return resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
                             os.environ.get("XDG_CACHE_HOME"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from elasticrec.cli.common import aligned, data_dir_from
-from elasticrec.data.store import dataset_status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from elasticrec.data.store import dataset_status
+
     root = data_dir_from(args)
     print(f"data folder: {root}")
     rows = []

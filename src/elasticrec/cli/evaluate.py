@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 
 from elasticrec.cli.common import add_data_options, data_dir_from, dumps, format_table
-from elasticrec.train.run import evaluate_packages, evaluate_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from elasticrec.train.run import evaluate_packages, evaluate_run
+
     ks = tuple(sorted(set(args.ks)))
     if any(k <= 0 for k in ks):
         raise ValueError(f"--k values must be positive, got {list(args.ks)}")

@@ -13,12 +13,11 @@ from elasticrec.cli.common import (
     log,
     show_progress,
 )
-from elasticrec.data.prepare import SPLITS, DataConfig
+from elasticrec.data.splits import SPLITS
 from elasticrec.elastic.config import DIVERSITY_FORMS, GROUPINGS, SUBSET_SIZES, ElasticConfig
 from elasticrec.models.config import MODELS, ModelConfig
 from elasticrec.peel.config import GATES, PeelConfig
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.run import train_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -115,6 +114,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from elasticrec.data.prepare import DataConfig
+    from elasticrec.train.run import train_run
+
     ks = tuple(sorted(set(args.ks)))
     rule = args.method in ("rule", "peel")
     valid_ratio = args.valid_ratio if args.valid_ratio is not None else 0.1 * rule

@@ -12,10 +12,9 @@ from elasticrec.checks import check
 from elasticrec.data.dataset import concat, load_dataset
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.preprocess import drop_duplicates, k_core
-from elasticrec.data.splits import leave_last_out, random_split, temporal_split
+from elasticrec.data.splits import SPLITS, leave_last_out, random_split, temporal_split
 
 Split = Literal["auto", "given", "random", "temporal", "leave-last-out"]
-SPLITS = ("auto", "given", "random", "temporal", "leave-last-out")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import spearmanr
 
 Params = dict[str, np.ndarray]
 ESTIMATORS = ("additive", "nfm")
@@ -144,6 +143,8 @@ def _forward(xp, p, x):
 
 def spearman(predicted: np.ndarray, true: np.ndarray) -> float:
     """Spearman rank correlation of estimates with true values."""
+    from scipy.stats import spearmanr  # slow to import; export never needs it
+
     return float(spearmanr(predicted, true).statistic)
 
 
