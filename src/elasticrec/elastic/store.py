@@ -8,17 +8,14 @@ estimator's report (its held-out Spearman correlation, label counts, timings).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors import safe_open
-from safetensors.numpy import save_file
 
-from elasticrec.atomic import atomic_path
 from elasticrec.elastic.config import ElasticConfig
 from elasticrec.elastic.estimator import Params
+from elasticrec.tensorfile import read_tensors, write_tensors
 
 ELASTIC_FILE = "elastic.safetensors"
 PREFIX = "estimator."
@@ -35,32 +32,19 @@ class ElasticState:
 
 
 def save_elastic(run_dir: str | Path, state: ElasticState) -> Path:
-    path = Path(run_dir) / ELASTIC_FILE
-    tensors = {"item_group": np.ascontiguousarray(state.item_group, dtype=np.int64)}
-    tensors.update({PREFIX + k: np.ascontiguousarray(v) for k, v in state.estimator.items()})
+    tensors = {"item_group": state.item_group.astype(np.int64)}
+    tensors.update({PREFIX + k: v for k, v in state.estimator.items()})
     if state.label_configs is not None:
-        tensors["labels.configs"] = np.ascontiguousarray(state.label_configs, dtype=np.uint8)
-        tensors["labels.values"] = np.ascontiguousarray(state.label_values, dtype=np.float64)
-    meta = {"config": state.config.to_json(), "report": state.report}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"elasticrec": json.dumps(meta)})
-    return path
+        tensors["labels.configs"] = state.label_configs.astype(np.uint8)
+        tensors["labels.values"] = np.asarray(state.label_values, dtype=np.float64)
+    return write_tensors(Path(run_dir) / ELASTIC_FILE, tensors,
+                         {"config": state.config.to_json(), "report": state.report})
 
 
 def load_elastic(run_dir: str | Path) -> ElasticState:
-    path = Path(run_dir) / ELASTIC_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; is {run_dir} a finished "
-                                "`elasticrec train --method rule` run?")
-    with safe_open(str(path), framework="numpy") as fh:
-        try:
-            meta = json.loads((fh.metadata() or {})["elasticrec"])
-            config = ElasticConfig(**meta["config"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: unreadable elastic metadata ({exc})") from exc
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    if "item_group" not in tensors:
-        raise ValueError(f"{path}: missing tensor 'item_group'")
+    config, meta, tensors = read_tensors(Path(run_dir) / ELASTIC_FILE,
+                                         "`elasticrec train --method rule`",
+                                         lambda c: ElasticConfig(**c), ("item_group",))
     estimator = {k[len(PREFIX):]: v for k, v in tensors.items() if k.startswith(PREFIX)}
     configs = tensors.get("labels.configs")
     return ElasticState(config=config, item_group=tensors["item_group"], estimator=estimator,

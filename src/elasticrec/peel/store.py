@@ -9,16 +9,13 @@ PEEL configuration and the refinement report.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors import safe_open
-from safetensors.numpy import save_file
 
-from elasticrec.atomic import atomic_path
 from elasticrec.peel.config import PeelConfig
+from elasticrec.tensorfile import read_tensors, write_tensors
 
 PEEL_FILE = "peel.safetensors"
 TENSORS = ("centroids", "user_cluster", "user", "item", "weights")
@@ -36,35 +33,22 @@ class PeelState:
 
 
 def save_peel(run_dir: str | Path, state: PeelState, name: str = PEEL_FILE) -> Path:
-    path = Path(run_dir) / name
-    tensors = {k: np.ascontiguousarray(getattr(state, k)) for k in TENSORS}
+    tensors = {k: getattr(state, k) for k in TENSORS}
     tensors["user_cluster"] = tensors["user_cluster"].astype(np.int64)
-    meta = {"config": state.config.to_json(), "report": state.report}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"elasticrec": json.dumps(meta)})
-    return path
+    return write_tensors(Path(run_dir) / name, tensors,
+                         {"config": state.config.to_json(), "report": state.report})
 
 
 def load_peel(run_dir: str | Path, name: str = PEEL_FILE) -> PeelState:
     path = Path(run_dir) / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; is {run_dir} a finished "
-                                "`elasticrec train --method peel` run?")
-    with safe_open(str(path), framework="numpy") as fh:
-        try:
-            meta = json.loads((fh.metadata() or {})["elasticrec"])
-            config = PeelConfig(**meta["config"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: unreadable PEEL metadata ({exc})") from exc
-        missing = set(TENSORS) - set(fh.keys())
-        if missing:
-            raise ValueError(f"{path}: missing tensors {sorted(missing)}")
-        tensors = {k: fh.get_tensor(k) for k in TENSORS}
+    config, meta, tensors = read_tensors(path, "`elasticrec train --method peel`",
+                                         lambda c: PeelConfig(**c), TENSORS)
     c = len(tensors["centroids"])
     if tensors["item"].shape[0] != c or tensors["weights"].shape[0] != c or (
             len(tensors["user_cluster"]) and int(tensors["user_cluster"].max()) >= c):
         raise ValueError(f"{path}: the tensors disagree on the number of user groups ({c})")
-    return PeelState(config=config, report=meta.get("report", {}), **tensors)
+    return PeelState(config=config, report=meta.get("report", {}),
+                     **{k: tensors[k] for k in TENSORS})
 
 
 def is_peel_run(run_dir: str | Path) -> bool:
