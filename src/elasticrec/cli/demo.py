@@ -1,7 +1,7 @@
 """`elasticrec demo`: the main job end to end on the default dataset.
 
 PEEL on gowalla with BPR-MF: train once (elastic item embeddings in 32 blocks, RULE's
-estimator, four user groups each with its refined item table and learned block weights),
+estimator, eight user groups each with its refined item table and learned block weights),
 export device packages at three budgets, evaluate every test user through the NumPy device
 runtime with their group's package, and print the table against the full model. A few
 single-user packages are written to ``RUN_DIR/packages`` to show the real files. The run

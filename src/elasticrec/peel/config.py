@@ -11,7 +11,7 @@ GATES = ("sigmoid", "softmax")
 
 @dataclass(frozen=True)
 class PeelConfig:
-    n_clusters: int = 4  # C user groups (k-means on the pretrained user embeddings)
+    n_clusters: int = 8  # C user groups (k-means on pretrained user embeddings; the sweep's best)
     epochs: int = 5  # refinement epochs over each group's own training events
     batch_size: int = 4096
     lr: float = 3e-4  # Adam, for the group's copy of the tables
