@@ -34,19 +34,20 @@ from elasticrec.elastic.search import (
 )
 from elasticrec.elastic.store import ElasticState
 from elasticrec.package.builder import BuildOptions, plan
+from elasticrec.package.manifest import value_itemsize
 from elasticrec.package.sizes import device_bytes
 from elasticrec.train.rundir import RunEmbeddings
 
 Estimate = Callable[[np.ndarray], np.ndarray]
 STRATEGIES = ("search", "greedy", "random")
-ITEMSIZE = {"float32": 4, "float16": 2, "int8": 1}
 
 
 def block_costs(emb: RunEmbeddings, item_group: np.ndarray, n_groups: int, n_blocks: int, *,
                 rescale: bool, options: BuildOptions) -> BlockCosts:
     full = to_selection(np.ones((n_groups, n_blocks), bool), item_group, rescale=rescale)
     width = emb.item.shape[1] // n_blocks
-    per_item_block = width * ITEMSIZE[options.value_dtype] + 4 * (options.scale_mode() == "block")
+    per_item_block = (width * value_itemsize(options.value_dtype)
+                      + 4 * (options.scale_mode() == "block"))
     block_bytes = np.bincount(item_group, minlength=n_groups).astype(np.int64) * per_item_block
     total = device_bytes(plan(emb, full, options))
     fixed = total - n_blocks * int(block_bytes.sum())

@@ -20,6 +20,13 @@ from elasticrec.package.errors import PackageError
 FORMAT_NAME = "elasticrec-package"
 FORMAT_VERSION = 1
 VALUE_DTYPES = {"float32": "F32", "float16": "F16", "int8": "I8"}
+
+
+def value_itemsize(value_dtype: str) -> int:
+    """Bytes of one stored item value of ``value_dtype`` (\"float32\", \"float16\", \"int8\")."""
+    from elasticrec.package.container import DTYPES
+
+    return DTYPES[VALUE_DTYPES[value_dtype]].itemsize
 ITEM_ID_KINDS = ("range", "int32", "int64", "labels")
 INT32_MAX = 2**31 - 1
 _KEYS = ("sha256", "format", "version", "method", "dataset", "dataset_fingerprint", "model",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from elasticrec.runtime.foldin import ridge_fold_in
+
 
 def kmeans(points: np.ndarray, k: int, rng: np.random.Generator,
            max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -43,11 +45,10 @@ def nearest(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 def fold_in(item_table: np.ndarray, history: np.ndarray, reg: float = 0.1) -> np.ndarray:
     """A user vector from item rows: ``argmin_u sum_i (1 - a_i.u)^2 + lam |u|^2`` with
     ``lam = reg * mean |a_i|^2``."""
-    a = np.asarray(item_table, dtype=np.float64)[np.unique(np.asarray(history, dtype=np.int64))]
-    if not len(a):
+    rows = np.unique(np.asarray(history, dtype=np.int64))
+    if not len(rows):
         raise ValueError("fold-in needs at least one history item")
-    lam = reg * float((a * a).sum(axis=1).mean())
-    return np.linalg.solve(a.T @ a + lam * np.eye(a.shape[1]), a.sum(axis=0))
+    return ridge_fold_in(np.asarray(item_table)[rows], reg)
 
 
 def _sq_dist(x: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ import numpy as np
 
 from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.budget.selection import BlockSelection
-from elasticrec.elastic.select import ITEMSIZE
 from elasticrec.package.builder import BuildOptions, plan
+from elasticrec.package.manifest import value_itemsize
 from elasticrec.package.sizes import longest_label, package_bytes
 from elasticrec.train.rundir import RunEmbeddings
 
@@ -56,7 +56,7 @@ def select_for_budget(emb: RunEmbeddings, weights: np.ndarray, item_group: np.nd
 
     sizes = np.bincount(item_group, minlength=full.n_groups)
     width = emb.item.shape[1] // full.n_blocks
-    per_value = ITEMSIZE[options.value_dtype]
+    per_value = value_itemsize(options.value_dtype)
     per_item_block = width * per_value + 4 * (options.scale_mode() == "block")
     cum = np.concatenate([[0], np.cumsum([sizes[g] * per_item_block for g, _ in full.order])])
     low_fixed = size_at(0)  # the smallest header

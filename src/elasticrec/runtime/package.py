@@ -18,6 +18,7 @@ from elasticrec.package.container import encode
 from elasticrec.package.errors import PackageError
 from elasticrec.package.manifest import Manifest
 from elasticrec.package.sizes import device_bytes
+from elasticrec.runtime.foldin import ridge_fold_in
 from elasticrec.runtime.loader import parse, read_buffer
 from elasticrec.runtime.segments import Segment, build_segments
 
@@ -166,10 +167,7 @@ class Package:
             raise PackageError("fold-in needs at least one history item")
         if rows[0] < 0 or rows[-1] >= self.n_items:
             raise PackageError(f"history item rows must lie in [0, {self.n_items})")
-        a = self.item_vectors(rows).astype(np.float64)
-        lam = reg * float((a * a).sum(axis=1).mean()) + 1e-12
-        gram = a.T @ a + lam * np.eye(self.dim)
-        return np.linalg.solve(gram, a.sum(axis=0)).astype(np.float32)
+        return ridge_fold_in(self.item_vectors(rows), reg).astype(np.float32)
 
     def for_user(self, user: str) -> bytes:
         """The single-user package a device receives: this one with only ``user``'s vector."""
