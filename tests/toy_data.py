@@ -19,3 +19,12 @@ def block_clusters(rng, blocks=4, users_per=12, items_per=10, density=0.6):
     def make(m):
         return Interactions(user=u[m], item=i[m], n_users=n_users, n_items=n_items)
     return make(~test), make(test)
+
+
+def arriving_stream(rng, n=3000, n_users=300, n_items=200):
+    """Entities arrive over time: ids grow with time, so later rows bring new ones."""
+    t = np.sort(rng.random(n))
+    user = np.minimum((t * n_users + rng.integers(0, 30, n)).astype(int), n_users - 1)
+    item = np.minimum((t * n_items + rng.integers(0, 20, n)).astype(int), n_items - 1)
+    return Interactions(user=user, item=item, n_users=n_users, n_items=n_items,
+                        timestamp=(t * 1e6).astype(np.int64))

@@ -11,15 +11,7 @@ from elasticrec.scall.stream import (
     segments,
     time_sorted,
 )
-
-
-def stream(rng, n=3000, n_users=300, n_items=200):
-    """Entities arrive over time: ids grow with time, so later rows bring new ones."""
-    t = np.sort(rng.random(n))
-    user = np.minimum((t * n_users + rng.integers(0, 30, n)).astype(int), n_users - 1)
-    item = np.minimum((t * n_items + rng.integers(0, 20, n)).astype(int), n_items - 1)
-    return Interactions(user=user, item=item, n_users=n_users, n_items=n_items,
-                        timestamp=(t * 1e6).astype(np.int64))
+from toy_data import arriving_stream as stream
 
 
 def test_cuts_follow_the_released_new_entity_rule():

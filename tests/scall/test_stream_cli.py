@@ -26,13 +26,13 @@ def events(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("method", ["su", "mr", "grow"])
+@pytest.mark.parametrize("method", ["su", "mr", "grow", "scall"])
 def test_each_segment_is_recorded_and_budgeted_methods_stay_within(tmp_path, events, method,
                                                                     capsys):
     out = tmp_path / method
     code = main(["stream", "--dataset", str(events), "--time-col", "ts", "--budget", "8000",
                  "--method", method, "--out", str(out), "--segments", "4", "--epochs", "2",
-                 "--d-max", "16"])
+                 "--d-max", "16", "--reward-steps", "2"])
     assert code == 0, capsys.readouterr().err
     records = [json.loads(line) for line in (out / "segments.jsonl").read_text().splitlines()]
     assert [r["segment"] for r in records] == [0, 1, 2, 3]
@@ -44,6 +44,7 @@ def test_each_segment_is_recorded_and_budgeted_methods_stay_within(tmp_path, eve
         assert all(within)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["within_budget"] == all(within) and summary["segments"] == 4
+    assert (out / "agent.safetensors").exists() == (method == "scall")
 
 
 def test_budget_forms_and_errors(tmp_path, events, capsys):

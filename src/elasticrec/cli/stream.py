@@ -2,9 +2,10 @@
 setting): time-ordered segments, each trained warm from the last with the sizes a method
 gives, evaluated on its own test rows; one JSON line per segment and a summary.
 
-Methods available: su (one size for all), mr (random sizes under the budget) and grow (sizes
-growing with frequency, no cap: the approach SCALL criticises). SCALL's learned policy is not
-built yet. Budgets: bytes of the stored tables (2MB, 512KiB), c=<mean size per entity> or
+Methods: scall (sizes sampled under the budget, the sampler's parameters chosen by a Soft
+Actor-Critic policy searched after every segment), su (one size for all), mr (random sizes
+under the budget) and grow (sizes growing with frequency, no cap: the approach SCALL
+criticises). Budgets: bytes of the stored tables (2MB, 512KiB), c=<mean size per entity> or
 B=<MB of float32 parameters>; the stored bytes include the ragged offsets.
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from elasticrec.cli.common import add_data_options, data_dir_from, log, table
 
-METHODS = ("su", "mr", "grow")
+METHODS = ("scall", "su", "mr", "grow")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,13 +29,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", required=True, help="2MB, 512KiB, c=16 or B=10")
     p.add_argument("--method", choices=METHODS, required=True)
     p.add_argument("--out", type=Path, required=True, help="the run directory to create")
-    p.add_argument("--model", choices=("mf", "lightgcn"), default="mf")
+    p.add_argument("--model", choices=("mf", "lightgcn"), default="lightgcn")
     p.add_argument("--d-max", type=int, default=64, help="largest embedding size")
     p.add_argument("--segments", type=int, default=None,
                    help="equal windows of events (default: the released new-entity rule)")
     p.add_argument("--new-entities", type=int, default=15_000,
                    help="a new segment after this many new users + items")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs per segment")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs per segment, over its current rows (default 40)")
+    p.add_argument("--batch-size", type=int, default=None, help="BPR triples per step (4096)")
+    p.add_argument("--lr", type=float, default=None, help="Adam's rate (the released 0.03)")
+    p.add_argument("--schedule", choices=("cpu", "released"), default="cpu",
+                   help="scall's search per segment: cpu (100-step reward models, 6-16 steps) "
+                        "or released (200-step reward models, at least 11 steps)")
+    p.add_argument("--reward-steps", type=int, default=None,
+                   help="training steps of each reward model (overrides the schedule)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-col", default=None, dest="timestamp_col")
     add_data_options(p)
@@ -60,13 +69,28 @@ def budget_function(text: str):
     return lambda n_u, n_i: fixed
 
 
+def make_policy(args: argparse.Namespace, rng: np.random.Generator):
+    if args.method != "scall":
+        from elasticrec.scall.policies import Rule
+
+        return Rule(args.method, args.d_max, rng)
+    from dataclasses import replace
+
+    from elasticrec.scall.sac import SACConfig
+    from elasticrec.scall.search import ScallPolicy, ScallSchedule
+
+    schedule = ScallSchedule.released() if args.schedule == "released" else ScallSchedule()
+    if args.reward_steps is not None:
+        schedule = replace(schedule, reward_steps=args.reward_steps)
+    return ScallPolicy(args.d_max, schedule, SACConfig(seed=args.seed), seed=args.seed, log=log)
+
+
 def run(args: argparse.Namespace) -> int:
     from elasticrec.atomic import write_text
     from elasticrec.data.dataset import load_dataset
     from elasticrec.data.preprocess import drop_duplicates
     from elasticrec.models.config import ModelConfig
-    from elasticrec.scall import policies
-    from elasticrec.scall.harness import StreamTraining, run_stream
+    from elasticrec.scall.harness import StreamEnv, StreamTraining, run_stream
     from elasticrec.scall.stream import cuts_by_new_entities, cuts_equal, segments, time_sorted
 
     if args.out.exists() and any(args.out.iterdir()):
@@ -83,23 +107,14 @@ def run(args: argparse.Namespace) -> int:
     segs = segments(inter, starts, rng)
     log(f"{name}: {len(inter)} events, {inter.n_users} users, {inter.n_items} items, "
         f"{len(segs)} segments; method {args.method}, budget {args.budget}")
-    d_max = args.d_max
-    scale: list[float] = []
-
-    def policy(view):
-        if args.method == "su":
-            return policies.uniform_sizes(view, d_max)
-        if args.method == "mr":
-            return policies.random_sizes(view, rng, d_max=d_max)
-        if not scale:  # grow: sized to meet the budget on the first segment, then uncapped
-            scale.append(policies.growth_scale(view, d_max))
-        return policies.growing_sizes(view, scale[0], d_max)
-
+    policy = make_policy(args, rng)
+    env = StreamEnv(inter, ModelConfig(model=args.model, dim=args.d_max),
+                    StreamTraining(seed=args.seed, **{
+                        k: getattr(args, k) for k in ("epochs", "batch_size", "lr")
+                        if getattr(args, k) is not None}), budget)
     records = []
     args.out.mkdir(parents=True, exist_ok=True)
-    for rec in run_stream(inter, segs, policy, budget, ModelConfig(model=args.model, dim=d_max),
-                          StreamTraining(epochs=args.epochs, seed=args.seed),
-                          dataset=name, method=args.method):
+    for rec in run_stream(env, segs, policy, dataset=name, method=args.method):
         records.append(rec)
         over = "" if rec["package_bytes"] <= rec["budget_bytes"] else "  OVER BUDGET"
         log(f"segment {rec['segment']}: {rec['n_users']} users, {rec['n_items']} items, "
@@ -107,6 +122,12 @@ def run(args: argparse.Namespace) -> int:
             f"recall@20 {rec.get('recall@20', float('nan')):.4f} in {rec['seconds']:.1f}s{over}")
         write_text(args.out / "segments.jsonl",
                    "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    if args.method == "scall":
+        from elasticrec.tensorfile import write_tensors
+
+        write_tensors(args.out / "agent.safetensors", policy.agent.tensors(),
+                      {"config": policy.agent.config.to_json(),
+                       "schedule": policy.schedule.to_json(), "d_max": args.d_max})
     later = [r for r in records if r["segment"] >= 1 and "recall@20" in r] or records
     summary = {"dataset": name, "method": args.method, "budget": args.budget,
                "segments": len(records),

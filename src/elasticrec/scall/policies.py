@@ -11,8 +11,8 @@ returns a width per user and per item (0 outside the vocabulary):
   no cap on the total (``d = d0 * sqrt(1 + cumulative frequency)``, d0 set so that the first
   segment meets the budget); later segments leave it.
 
-SCALL's learned policy picks the sampler's action with a Soft Actor-Critic agent (to come);
-the sampler itself is ``sampler.sizes_from_action``.
+SCALL's learned policy (``scall.search``) picks the sampler's action with a Soft
+Actor-Critic agent; the sampler itself is ``sampler.sizes_from_action``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from elasticrec.scall.sampler import D_MAX, D_MIN, sizes_from_action
 
-POLICIES = ("su", "mr", "grow")
+RULES = ("su", "mr", "grow")
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,3 +78,29 @@ def growth_scale(view: SegmentView, d_max: int = D_MAX) -> float:
             hi = mid
     return lo
 
+
+
+class Rule:
+    """A sizing rule that learns nothing: ``su``, ``mr`` or ``grow`` (the harness's
+    ``SizePolicy``)."""
+
+    probe_steps = None
+
+    def __init__(self, name: str, d_max: int, rng: np.random.Generator) -> None:
+        if name not in RULES:
+            raise ValueError(f"sizing rule {name!r} is not known: one of {RULES}")
+        self.name, self.d_max, self.rng = name, d_max, rng
+        self.scale: float | None = None
+
+    def sizes(self, data) -> tuple[np.ndarray, np.ndarray, dict]:
+        view = data.view
+        if self.name == "su":
+            return (*uniform_sizes(view, self.d_max), {})
+        if self.name == "mr":
+            return (*random_sizes(view, self.rng, d_max=self.d_max), {})
+        if self.scale is None:  # grow: sized to meet the budget on the first segment only
+            self.scale = growth_scale(view, self.d_max)
+        return (*growing_sizes(view, self.scale, self.d_max), {})
+
+    def learn(self, env, data, net, probe) -> dict:
+        return {}
