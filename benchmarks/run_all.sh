@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every published number in docs/results/ with the settings recorded there.
-# About six hours on the 2-core CI-class machine; each step upserts its own records, so a
+# About nine hours on the 2-core CI-class machine; each step upserts its own records, so a
 # step can be rerun alone (copy its line). Needs the datasets (see README: data location).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,3 +26,11 @@ $PY -m benchmarks.rule run --dataset yelp2018
 $PY -m benchmarks.peel sweep --dataset gowalla
 $PY -m benchmarks.peel run --dataset gowalla
 $PY -m benchmarks.peel run --dataset yelp2018
+$PY -m benchmarks.peel reselect --dataset gowalla
+# SCALL against SU, MR and growing sizes: two timestamped datasets, a mean-size and a fixed
+# memory budget each, seeds 0 and 1 (about 2.5 hours; runs in runs/scall are reused).
+$PY -m benchmarks.scall run --dataset amazon-grocery  --budget c=16   --new-entities 3000 --seeds 0 1
+$PY -m benchmarks.scall run --dataset amazon-grocery  --budget B=0.75 --new-entities 3000 --seeds 0 1
+$PY -m benchmarks.scall run --dataset ml-latest-small --budget c=16   --new-entities 1200 --seeds 0 1
+$PY -m benchmarks.scall run --dataset ml-latest-small --budget B=0.3  --new-entities 1200 --seeds 0 1
+$PY -m benchmarks.scall table

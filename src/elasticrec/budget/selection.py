@@ -65,13 +65,16 @@ class BlockSelection:
             check(bool(groups.min() >= 0 and groups.max() < self.n_groups),
                   "BlockSelection.item_group range", (int(groups.min()), int(groups.max())),
                   f"ids in [0, {self.n_groups})")
-        order = tuple((int(g), int(b)) for g, b in self.order)
-        object.__setattr__(self, "order", order)
-        bad = next(((g, b) for g, b in order
-                    if not (0 <= g < self.n_groups and 0 <= b < self.n_blocks)), None)
-        check(bad is None, "BlockSelection.order pair", bad,
+        pairs = np.asarray(self.order, dtype=np.int64).reshape(-1, 2)
+        object.__setattr__(self, "order", tuple(map(tuple, pairs.tolist())))
+        outside = (pairs[:, 0] < 0) | (pairs[:, 0] >= self.n_groups) | (pairs[:, 1] < 0) \
+            | (pairs[:, 1] >= self.n_blocks)
+        check(not outside.any(), "BlockSelection.order pair",
+              tuple(pairs[np.argmax(outside)].tolist()) if outside.any() else None,
               f"(group in [0, {self.n_groups}), block in [0, {self.n_blocks}))")
-        check(len(set(order)) == len(order), "BlockSelection.order", order, "distinct pairs")
+        keys = pairs[:, 0] * self.n_blocks + pairs[:, 1]
+        check(len(np.unique(keys)) == len(keys), "BlockSelection.order", self.order,
+              "distinct pairs")
         check(isinstance(self.rescale, bool), "BlockSelection.rescale", self.rescale, "a bool")
 
     @classmethod

@@ -26,12 +26,11 @@ def priority_order(weights: np.ndarray) -> tuple[tuple[int, int], ...]:
     """(group, block) pairs, best first, each group's best block within the first G."""
     n_groups, n_blocks = weights.shape
     best = np.argmax(weights, axis=1)  # ties: the lower block id
-    firsts = sorted(range(n_groups), key=lambda g: (-weights[g, best[g]], g))
-    head = [(g, int(best[g])) for g in firsts]
-    taken = set(head)
+    firsts = np.argsort(-weights[np.arange(n_groups), best], kind="stable")
+    head = firsts * n_blocks + best[firsts]
     flat = np.argsort(-weights, axis=None, kind="stable")
-    tail = [(int(i // n_blocks), int(i % n_blocks)) for i in flat]
-    return tuple(head + [p for p in tail if p not in taken])
+    order = np.concatenate([head, flat[~np.isin(flat, head)]])
+    return tuple(zip((order // n_blocks).tolist(), (order % n_blocks).tolist(), strict=True))
 
 
 def weighted_selection(weights: np.ndarray, item_group: np.ndarray) -> BlockSelection:
