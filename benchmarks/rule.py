@@ -4,8 +4,8 @@
 user's training events held out for validation), with one BPR-MF recipe:
 
 * the RULE model once (elastic item embeddings in ``--blocks`` blocks, estimator fitted on
-  validation labels), and, with ``--ablation``, the same model without the diversity
-  regulariser and with its bounded cosine form at weight 0.1;
+  validation labels), and, with ``--ablation [no-diversity] [cosine]``, the same model
+  without the diversity regulariser and with its bounded cosine form at weight 0.1;
 * a plain 64-d model (the full model) and a plain model retrained at every budget at the
   widest uniform width whose package fits (the retrained-uniform baseline).
 
@@ -68,6 +68,9 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+ABLATIONS = ("no-diversity", "cosine")
+
+
 def recipe(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(epochs=args.epochs, batch_size=8192, lr=5e-3, lr_decay=0.95, l2=2e-2,
                        eval_every=0, seed=0)
@@ -118,8 +121,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     elastic = ElasticConfig(n_blocks=args.blocks, label_configs=args.label_configs,
                             label_users=args.label_users)
     variants = {"rule": elastic}
-    if args.ablation:  # the regulariser off, and a bounded form strong enough to act
+    ablations = ABLATIONS if args.ablation == [] else (args.ablation or ())
+    if "no-diversity" in ablations:  # the regulariser off
         variants["rule-no-diversity"] = ElasticConfig(**{**elastic.to_json(), "diversity": 0.0})
+    if "cosine" in ablations:  # a bounded form strong enough to act
         variants["rule-cosine"] = ElasticConfig(**{**elastic.to_json(), "diversity": 0.1,
                                                    "diversity_form": "cosine"})
     trained = {name: train(runs / name, data_config, FULL_DIM, args, cfg)
@@ -345,8 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--blocks", type=int, default=32)
     r.add_argument("--label-configs", type=int, default=400)
     r.add_argument("--label-users", type=int, default=2000)
-    r.add_argument("--ablation", action="store_true",
-                   help="also train without the diversity regulariser")
+    r.add_argument("--ablation", nargs="*", choices=ABLATIONS, default=None,
+                   help="also train the same model without the diversity regulariser "
+                        "(no-diversity) and with its bounded cosine form (cosine); alone: both")
     r.add_argument("--relabel", action="store_true",
                    help="label and fit the estimators of finished RULE runs again")
     r.add_argument("--torch-threads", type=int, default=1)

@@ -22,7 +22,7 @@ $PY -m benchmarks.packages --run runs/bench/gowalla-lightgcn
 # RULE against its baselines (trains the elastic, ablation, full and uniform-width MF models),
 # then PEEL on the same runs: the number of user groups on validation, then the comparison.
 $PY -m benchmarks.rule run --dataset gowalla --ablation
-$PY -m benchmarks.rule run --dataset yelp2018
+$PY -m benchmarks.rule run --dataset yelp2018 --ablation no-diversity
 $PY -m benchmarks.peel sweep --dataset gowalla
 $PY -m benchmarks.peel run --dataset gowalla
 $PY -m benchmarks.peel run --dataset yelp2018
