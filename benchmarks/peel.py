@@ -312,7 +312,7 @@ def population_records(dataset: str, per_level: dict, rng: np.random.Generator) 
 QUALITY = ["dataset", "budget", "method", "recall@20", "ndcg@20", "n_clusters",
            "device_bytes", "budget_bytes", "group_recall_min", "group_recall_max"]
 RESELECT = ["dataset", "budget", "n_clusters", "reselect_ms_median", "reselect_ms_max",
-            "reselect_repeats", "date", "machine"]
+            "reselect_repeats", "date", "machine", "commit"]
 POP = ["dataset", "benchmark", "method", "recall@20", "ndcg@20", "devices", "server_downloads",
        "on_device_shrinks"]
 SWEEP = ["dataset", "n_clusters", "cost", "valid_recall@20_5%", "valid_recall@20_10%",
