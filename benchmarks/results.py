@@ -25,7 +25,7 @@ def provenance() -> dict:
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
-        "commit": commit(),
+        "commit": CODE_COMMIT,
     }
 
 
@@ -58,6 +58,10 @@ def commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha + ("-dirty" if dirty.strip() else "")
+
+
+# the code a benchmark runs is the code at its start: a commit made while it runs is not it
+CODE_COMMIT = commit()
 
 
 def load(path: Path) -> list[dict]:
