@@ -24,7 +24,7 @@ def test_scall_searches_after_each_segment_within_budget_with_a_fixed_state():
     policy.state = lambda view: lengths.append(len(s := state(view))) or s
     env = StreamEnv(inter, ModelConfig(model="mf", dim=d_max),
                     StreamTraining(epochs=2, batch_size=256), lambda n_u, n_i: 4 * 6 * (n_u + n_i))
-    records = list(run_stream(env, segs, policy, dataset="toy", method="scall"))
+    records = [r for r, _ in run_stream(env, segs, policy, dataset="toy", method="scall")]
     assert [r["segment"] for r in records] == list(range(len(segs)))
     assert all(r["package_bytes"] <= r["budget_bytes"] for r in records)
     assert set(lengths) == {state_length(d_max, 32)}

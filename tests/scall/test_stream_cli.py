@@ -4,9 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from elasticrec.cli import main
-from elasticrec.scall.harness import params_for_bytes, stored_bytes
+from elasticrec.scall.harness import params_for_bytes, ragged_tables, stored_bytes, table_bytes
 
 KEYS = {"dataset", "method", "segment", "budget_bytes", "package_bytes", "recall@20",
         "ndcg@20", "seconds", "n_users", "n_items"}
@@ -45,6 +46,11 @@ def test_each_segment_is_recorded_and_budgeted_methods_stay_within(tmp_path, eve
     summary = json.loads((out / "summary.json").read_text())
     assert summary["within_budget"] == all(within) and summary["segments"] == 4
     assert (out / "agent.safetensors").exists() == (method == "scall")
+    # the last segment's stored tables, as written: their values and offsets are the bytes
+    stored = load_file(str(out / "embeddings.safetensors"))
+    assert table_bytes(stored) == records[-1]["package_bytes"]
+    assert len(stored["user_offsets"]) == records[-1]["n_users"] + 1
+    assert len(stored["item_values"]) == stored["item_offsets"][-1]
 
 
 def test_budget_forms_and_errors(tmp_path, events, capsys):
@@ -65,3 +71,15 @@ def test_stored_bytes_count_values_and_offsets():
     users, items = np.array([3, 0, 2]), np.array([1, 4])
     assert stored_bytes(users, items) == 4 * 10 + 8 * (4 + 2)
     assert params_for_bytes(stored_bytes(users, items), 4) == 10
+
+
+def test_ragged_tables_keep_each_rows_prefix_and_cost_stored_bytes():
+    table = np.arange(5 * 4, dtype=np.float32).reshape(5, 4)  # 2 users, 3 items
+    users, items = np.array([3, 0]), np.array([1, 4, 2])
+    t = ragged_tables(table, users, items)
+    assert t["user_values"].tolist() == [0, 1, 2] and t["user_offsets"].tolist() == [0, 3]
+    assert t["user_ids"].tolist() == [0]
+    assert t["item_values"].tolist() == [8, 12, 13, 14, 15, 16, 17]
+    assert t["item_offsets"].tolist() == [0, 1, 5, 7]
+    assert table_bytes(t) == stored_bytes(users, items)
+

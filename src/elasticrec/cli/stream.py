@@ -7,6 +7,9 @@ Actor-Critic policy searched after every segment), su (one size for all), mr (ra
 under the budget) and grow (sizes growing with frequency, no cap: the approach SCALL
 criticises). Budgets: bytes of the stored tables (2MB, 512KiB), c=<mean size per entity> or
 B=<MB of float32 parameters>; the stored bytes include the ragged offsets.
+The run directory gets segments.jsonl (one record per segment), summary.json, the latest
+segment's stored tables (embeddings.safetensors) and, for scall, the agent with its replay
+(agent.safetensors).
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from elasticrec.models.config import ModelConfig
     from elasticrec.scall.harness import StreamEnv, StreamTraining, run_stream
     from elasticrec.scall.stream import cuts_by_new_entities, cuts_equal, segments, time_sorted
+    from elasticrec.tensorfile import write_tensors
 
     if args.out.exists() and any(args.out.iterdir()):
         raise FileExistsError(f"{args.out} already holds files; choose another --out")
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                         if getattr(args, k) is not None}), budget)
     records = []
     args.out.mkdir(parents=True, exist_ok=True)
-    for rec in run_stream(env, segs, policy, dataset=name, method=args.method):
+    for rec, tables in run_stream(env, segs, policy, dataset=name, method=args.method):
         records.append(rec)
         over = "" if rec["package_bytes"] <= rec["budget_bytes"] else "  OVER BUDGET"
         log(f"segment {rec['segment']}: {rec['n_users']} users, {rec['n_items']} items, "
@@ -122,9 +126,10 @@ def run(args: argparse.Namespace) -> int:
             f"recall@20 {rec.get('recall@20', float('nan')):.4f} in {rec['seconds']:.1f}s{over}")
         write_text(args.out / "segments.jsonl",
                    "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+        write_tensors(args.out / "embeddings.safetensors", tables,  # the latest segment's
+                      {"config": {"dataset": name, "method": args.method,
+                                  "budget": args.budget, "segment": rec["segment"]}})
     if args.method == "scall":
-        from elasticrec.tensorfile import write_tensors
-
         write_tensors(args.out / "agent.safetensors", policy.agent.tensors(),
                       {"config": policy.agent.config.to_json(),
                        "schedule": policy.schedule.to_json(), "d_max": args.d_max})

@@ -45,6 +45,29 @@ def stored_bytes(user_sizes: np.ndarray, item_sizes: np.ndarray) -> int:
     return 4 * int(user_sizes.sum() + item_sizes.sum()) + OFFSET_BYTES * (n_rows + 2)
 
 
+def ragged_tables(table: np.ndarray, user_sizes: np.ndarray, item_sizes: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+    """The stored form of a masked ``table`` (users then items, node order): per table, the
+    first ``size`` values of every row with a size, rows in id order, as float32, and int64
+    offsets (one per stored row, plus one). Its bytes are ``stored_bytes``."""
+    out = {}
+    n_users = len(user_sizes)
+    for name, rows, sizes in (("user", table[:n_users], user_sizes),
+                              ("item", table[n_users:], item_sizes)):
+        stored = np.flatnonzero(sizes > 0)
+        widths = np.minimum(sizes[stored], table.shape[1])
+        keep = np.arange(table.shape[1]) < widths[:, None]
+        out[f"{name}_values"] = rows[stored][keep].astype(np.float32)
+        out[f"{name}_offsets"] = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        out[f"{name}_ids"] = stored  # bookkeeping: the vocabulary, not counted (see docs)
+    return out
+
+
+def table_bytes(tables: dict[str, np.ndarray]) -> int:
+    """Bytes of the stored values and offsets (the ids are the vocabulary's order)."""
+    return sum(v.nbytes for k, v in tables.items() if not k.endswith("_ids"))
+
+
 def params_for_bytes(budget_bytes: int, n_rows: int) -> int:
     """The parameters a byte budget leaves once the offsets of ``n_rows`` rows are paid."""
     return (budget_bytes - OFFSET_BYTES * (n_rows + 2)) // 4
@@ -172,9 +195,10 @@ class SizePolicy(Protocol):
 
 
 def run_stream(env: StreamEnv, segments: list[Segment], policy: SizePolicy, *,
-               dataset: str, method: str) -> Iterator[dict]:
-    """Yield one record per segment. The policy learns from every segment but the last (what
-    it would learn there serves no later segment)."""
+               dataset: str, method: str) -> Iterator[tuple[dict, dict[str, np.ndarray]]]:
+    """Yield one record per segment, with the segment's stored tables (``ragged_tables``).
+    The policy learns from every segment but the last (what it would learn there serves no
+    later segment)."""
     ego = None
     for seg in segments:
         t0 = time.perf_counter()
@@ -184,11 +208,12 @@ def run_stream(env: StreamEnv, segments: list[Segment], policy: SizePolicy, *,
         net, probe = env.train(data, sizes, env.deploy_steps(data), warm=ego,
                                probe_steps=policy.probe_steps)
         ego = masked_table(net)
+        tables = ragged_tables(ego, user_sizes, item_sizes)
         view = data.view
         n_rows = int(view.known_users.sum() + view.known_items.sum())
         record = {"dataset": dataset, "method": method, "segment": seg.index,
                   "budget_bytes": data.budget_bytes,
-                  "package_bytes": stored_bytes(user_sizes, item_sizes),
+                  "package_bytes": table_bytes(tables),
                   "n_users": int(view.known_users.sum()), "n_items": int(view.known_items.sum()),
                   "n_test": len(seg.test), "mean_size": float(sizes.sum() / max(n_rows, 1)),
                   **chosen, **env.evaluate(net, data)}
@@ -196,4 +221,4 @@ def run_stream(env: StreamEnv, segments: list[Segment], policy: SizePolicy, *,
         if seg is not segments[-1]:
             record.update(policy.learn(env, data, net, probe))
         record["seconds"] = time.perf_counter() - t0
-        yield record
+        yield record, tables
