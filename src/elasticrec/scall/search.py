@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from elasticrec.checks import check
-from elasticrec.scall.harness import SegmentData, StreamEnv, fitness
+from elasticrec.scall.harness import SegmentData, StreamEnv, fitness, masked_table
 from elasticrec.scall.policies import SegmentView, uniform_sizes
 from elasticrec.scall.sac import SAC, SACConfig
 from elasticrec.scall.sampler import D_MIN, assign_by_frequency, sizes_from_action
@@ -113,8 +113,7 @@ class ScallPolicy:
         """Update the agent on the segment just trained; what the search did."""
         t0 = time.perf_counter()
         view = data.view
-        known = np.concatenate([view.known_users, view.known_items])
-        table = net.ego_table().detach()[net.table_rows()].numpy()
+        table = masked_table(net)
         self.mean_rows = (table[:view.known_users.size][view.known_users].mean(axis=0),
                           table[view.known_users.size:][view.known_items].mean(axis=0))
         denominator = fitness(probe) if probe else 0.0
@@ -129,8 +128,7 @@ class ScallPolicy:
         for step in range(1, sch.max_steps + 1):
             action = self.agent.act(state, explore=True)
             users, items = self.sizes_for(action, view)
-            model, _ = env.train(data, np.concatenate([users, items]) * known,
-                                 sch.reward_steps)
+            model, _ = env.train(data, np.concatenate([users, items]), sch.reward_steps)
             reward = fitness(env.evaluate(model, data)) / denominator
             self.last_reward = reward
             following = self.state(view)
