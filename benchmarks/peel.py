@@ -335,6 +335,8 @@ def cmd_table(args: argparse.Namespace) -> None:
         "64-d float32 item table, counted on the single-user package. PEEL rows: each user is "
         "scored by their group's package, through the NumPy runtime.",
         "",
+        results.measured(records),
+        "",
         "## Quality at a budget",
         "",
         results.markdown_table(quality, QUALITY),

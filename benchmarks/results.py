@@ -105,6 +105,13 @@ def _no_nan(value):
     return value
 
 
+def measured(records: Sequence[dict]) -> str:
+    """One line per (day, machine, commit) the records were measured on."""
+    seen = sorted({(r["date"][:10], r["machine"], r["commit"]) for r in records
+                   if "date" in r and "machine" in r and "commit" in r})
+    return "\n".join(f"Measured {d} on {m} at commit {c}." for d, m, c in seen)
+
+
 def markdown_table(records: Sequence[dict], columns: Sequence[str]) -> str:
     head = "| " + " | ".join(columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"

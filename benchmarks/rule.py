@@ -293,6 +293,8 @@ def cmd_table(args: argparse.Namespace) -> None:
         "Every quality row is a package loaded by the NumPy runtime and evaluated by full "
         "ranking on the test split. BPR-MF, one recipe for every model.",
         "",
+        results.measured(records),
+        "",
         "## Quality",
         "",
         results.markdown_table(quality, QUALITY_COLUMNS),

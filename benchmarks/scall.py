@@ -91,7 +91,6 @@ def cmd_table(args: argparse.Namespace) -> None:
     order = {m: i for i, m in enumerate(METHODS)}
     summary = sorted([r for r in records if r["benchmark"] == "summary"],
                      key=lambda r: (r["dataset"], r["budget"], order.get(r["method"], 9)))
-    provenance = sorted({(r["date"][:10], r["machine"], r["commit"]) for r in summary})
     text = "\n".join([
         "# SCALL: streaming recommendation under a fixed embedding budget",
         "",
@@ -106,7 +105,7 @@ def cmd_table(args: argparse.Namespace) -> None:
         "values per user and item (the total grows with them), `B=N` is N MB of float32 "
         "values (fixed: sizes must shrink as entities arrive).",
         "",
-        *(f"Measured {d} on {m} at commit {c}." for d, m, c in provenance),
+        results.measured(summary),
         "",
         results.markdown_table(summary, SUMMARY),
         "",
