@@ -80,7 +80,7 @@ def plan(emb: RunEmbeddings, selection: Selection, options: BuildOptions) -> Man
         value_dtype=options.value_dtype, scales=options.scale_mode(),
         layout=_layout(selection, n_items, dim),
         users=tuple(str(emb.user_labels[u]) for u in users),
-        items=_cached_id_kind(emb.item_labels),
+        items=item_ids(emb.item_labels),
     )
 
 
@@ -175,9 +175,10 @@ def item_id_kind(labels: Sequence[str]) -> tuple[ItemIds, np.ndarray | None]:
 _ID_KINDS: dict[int, tuple[Sequence[str], ItemIds]] = {}
 
 
-def _cached_id_kind(labels: Sequence[str]) -> ItemIds:
-    """``item_id_kind(labels)[0]``, remembered for the last few label lists (by identity):
-    fitting a budget plans the same items' package many times."""
+def item_ids(labels: Sequence[str]) -> ItemIds:
+    """How a package names these items (``item_id_kind(labels)[0]``), remembered for the last
+    few label lists (by identity): fitting a budget plans the same items' package many
+    times, and only the first call reads every label."""
     hit = _ID_KINDS.get(id(labels))
     if hit is not None and hit[0] is labels:
         return hit[1]

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from elasticrec import runtime
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking
-from elasticrec.package.builder import BuildOptions, build
+from elasticrec.package.builder import BuildOptions, build, item_ids
 from elasticrec.package.sizes import device_bytes
 from elasticrec.peel.cluster import fold_in, nearest
 from elasticrec.peel.refine import gated_items
@@ -108,6 +108,7 @@ def packages_quality(emb: RunEmbeddings, state: PeelState, item_group: np.ndarra
     largest single-user package size and re-selection time over the groups."""
     per_user: dict[str, np.ndarray] = {}
     sizes, select_ms = [], []
+    item_ids(emb.item_labels)  # read the labels once, so the timings are of the selection
     for c in range(len(state.weights)):
         rows = np.flatnonzero(state.user_cluster == c)
         if not len(rows):
