@@ -28,10 +28,10 @@ $PY -m benchmarks.peel run --dataset gowalla
 $PY -m benchmarks.peel run --dataset yelp2018
 $PY -m benchmarks.peel reselect --dataset gowalla
 # SCALL against SU, MR and growing sizes: two timestamped datasets, a mean-size and a fixed
-# memory budget each, seeds 0 and 1 (and 2 on the smaller dataset); about 3 hours; finished
+# memory budget each, seeds 0, 1 and 2; about 3.5 hours; finished
 # runs in runs/scall are reused.
-$PY -m benchmarks.scall run --dataset amazon-grocery  --budget c=16   --new-entities 3000 --seeds 0 1
-$PY -m benchmarks.scall run --dataset amazon-grocery  --budget B=0.75 --new-entities 3000 --seeds 0 1
+$PY -m benchmarks.scall run --dataset amazon-grocery  --budget c=16   --new-entities 3000 --seeds 0 1 2
+$PY -m benchmarks.scall run --dataset amazon-grocery  --budget B=0.75 --new-entities 3000 --seeds 0 1 2
 $PY -m benchmarks.scall run --dataset ml-latest-small --budget c=16   --new-entities 1200 --seeds 0 1 2
 $PY -m benchmarks.scall run --dataset ml-latest-small --budget B=0.3  --new-entities 1200 --seeds 0 1 2
 $PY -m benchmarks.scall table
