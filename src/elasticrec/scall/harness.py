@@ -95,6 +95,7 @@ class SegmentData:
     view: SegmentView
     budget_bytes: int
     train: Interactions  # every training row so far: the graph and the excluded items
+    train_csr: sp.csr_matrix  # the same, as evaluation excludes them (built once)
     sampler: BPRSampler  # draws from the segment's current training rows
     test: sp.csr_matrix | None  # None when the segment has no test row
 
@@ -122,7 +123,7 @@ class StreamEnv:
                                  f"{n_rows:,} rows of one value each with their offsets")
         view = SegmentView(known_u, known_i, freq_u, freq_i, cum_u, cum_i, params, seg.index)
         test = inter.subset(seg.test).to_csr() if len(seg.test) else None
-        return SegmentData(seg, view, budget, train,
+        return SegmentData(seg, view, budget, train, train.to_csr(),
                            BPRSampler.from_interactions(inter.subset(seg.train_current)), test)
 
     def deploy_steps(self, data: SegmentData) -> int:
@@ -170,7 +171,7 @@ class StreamEnv:
         users, items = net.final_embeddings()
         scores = score_fn_from_embeddings(users.numpy(), items.numpy())
         unknown = np.where(data.view.known_items, 0.0, -np.inf).astype(np.float32)
-        result = evaluate_ranking(lambda ids: scores(ids) + unknown, data.train.to_csr(),
+        result = evaluate_ranking(lambda ids: scores(ids) + unknown, data.train_csr,
                                   data.test, (K,))
         return result.metrics
 

@@ -49,12 +49,15 @@ def random_sizes(view: SegmentView, rng: np.random.Generator, d_min: int = D_MIN
     n_u, n_i = int(view.known_users.sum()), int(view.known_items.sum())
     users, items = sizes_from_action(rng.random(3), n_u, n_i, view.total_params, rng,
                                      d_min=d_min, d_max=d_max, draws=10)
-    out = []
-    for known, sizes in ((view.known_users, users), (view.known_items, items)):
-        full = np.zeros(len(known), dtype=np.int64)
-        full[np.flatnonzero(known)] = rng.permutation(sizes)
-        out.append(full)
-    return out[0], out[1]
+    return (on_vocabulary(view.known_users, rng.permutation(users)),
+            on_vocabulary(view.known_items, rng.permutation(items)))
+
+
+def on_vocabulary(known: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per-entity sizes: ``sizes`` for the known entities in id order, 0 for the others."""
+    full = np.zeros(len(known), dtype=np.int64)
+    full[known] = sizes
+    return full
 
 
 def growing_sizes(view: SegmentView, d0: float, d_max: int = D_MAX

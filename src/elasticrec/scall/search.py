@@ -27,7 +27,7 @@ import numpy as np
 
 from elasticrec.checks import check
 from elasticrec.scall.harness import SegmentData, StreamEnv, fitness, masked_table
-from elasticrec.scall.policies import SegmentView, uniform_sizes
+from elasticrec.scall.policies import SegmentView, on_vocabulary, uniform_sizes
 from elasticrec.scall.sac import SAC, SACConfig
 from elasticrec.scall.sampler import D_MIN, assign_by_frequency, sizes_from_action
 from elasticrec.scall.state import FIRST_REWARD, GROUPS, build_state, size_range, state_length
@@ -93,14 +93,10 @@ class ScallPolicy:
                                          d_min=self.d_min, d_max=self.d_max)
         self.ranges = (size_range(users, self.d_min, self.d_max),
                        size_range(items, self.d_min, self.d_max))
-        out = []
-        for known, freq, sorted_sizes in ((view.known_users, view.user_freq, users),
-                                          (view.known_items, view.item_freq, items)):
-            full = np.zeros(len(known), dtype=np.int64)
-            ids = np.flatnonzero(known)
-            full[ids] = assign_by_frequency(sorted_sizes, freq[ids])
-            out.append(full)
-        return out[0], out[1]
+        return tuple(on_vocabulary(known, assign_by_frequency(sorted_sizes, freq[known]))
+                     for known, freq, sorted_sizes in (
+                         (view.known_users, view.user_freq, users),
+                         (view.known_items, view.item_freq, items)))
 
     def sizes(self, data: SegmentData) -> tuple[np.ndarray, np.ndarray, dict]:
         if data.segment.index == 0:
