@@ -27,12 +27,12 @@ from elasticrec.data.dataset import load_dataset
 from elasticrec.data.prepare import DataConfig, prepare
 from elasticrec.data.registry import DATASETS, resolve_data_dir
 from elasticrec.data.sampling import BPRSampler
+from elasticrec.embeddings import load_embeddings
 from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
+from elasticrec.pipeline.fit import read_config, train_run
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.run import read_config, train_run
-from elasticrec.train.rundir import load_embeddings
 from elasticrec.train.trainer import Trainer
 
 OUT = results.RESULTS_DIR / "foundation.json"

@@ -23,11 +23,11 @@ from elasticrec import runtime
 from elasticrec.budget.selection import DenseSelection
 from elasticrec.budget.units import parse_budget
 from elasticrec.data.registry import resolve_data_dir
-from elasticrec.package.builder import BuildOptions, build, fit, write_package
-from elasticrec.package.evaluate import evaluate_package
-from elasticrec.package.sizes import device_bytes
-from elasticrec.train.run import rebuild_data
-from elasticrec.train.rundir import load_embeddings
+from elasticrec.embeddings import load_embeddings
+from elasticrec.export.builder import BuildOptions, build, fit, write_package
+from elasticrec.export.evaluate import evaluate_package
+from elasticrec.format.sizes import device_bytes
+from elasticrec.pipeline.fit import rebuild_data
 
 OUT = results.RESULTS_DIR / "package_quality.json"
 KEY = ("dataset", "model", "method", "value_dtype", "budget")

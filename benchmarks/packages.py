@@ -41,10 +41,10 @@ from benchmarks.results import RESULTS_DIR, markdown_table, provenance, upsert
 from elasticrec import runtime
 from elasticrec.atomic import write_text
 from elasticrec.budget.selection import DenseSelection
-from elasticrec.package.builder import BuildOptions, build, fit, plan, write_package
-from elasticrec.package.onnx_export import package_to_onnx
-from elasticrec.package.sizes import device_bytes
-from elasticrec.train.rundir import RunEmbeddings, load_embeddings
+from elasticrec.embeddings import RunEmbeddings, load_embeddings
+from elasticrec.export.builder import BuildOptions, build, fit, plan, write_package
+from elasticrec.export.onnx import package_to_onnx
+from elasticrec.format.sizes import device_bytes
 
 GOWALLA_TRAIN = Path(__file__).resolve().parents[2] / "shared/datasets/gowalla/train.txt"
 N_ITEMS, N_USERS, DIM, K = 40_981, 29_858, 64, 20

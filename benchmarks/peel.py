@@ -44,17 +44,17 @@ from elasticrec.budget.units import parse_budget
 from elasticrec.data.registry import resolve_data_dir
 from elasticrec.elastic.search import Infeasible
 from elasticrec.elastic.select import rule_selection
-from elasticrec.elastic.store import load_elastic
+from elasticrec.elastic.state import load_elastic
+from elasticrec.embeddings import load_embeddings
 from elasticrec.eval.evaluate import evaluate_ranking
-from elasticrec.package.builder import BuildOptions, build
-from elasticrec.package.evaluate import package_score_fn
+from elasticrec.export.builder import BuildOptions, build
+from elasticrec.export.evaluate import package_score_fn
 from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.package import group_embeddings, packages_quality
+from elasticrec.peel.export import group_embeddings, packages_quality
 from elasticrec.peel.personalise import personalise
 from elasticrec.peel.select import one_user, select_for_budget
-from elasticrec.peel.store import PeelState
-from elasticrec.train.run import rebuild_data
-from elasticrec.train.rundir import load_embeddings
+from elasticrec.peel.state import PeelState
+from elasticrec.pipeline.fit import rebuild_data
 
 OUT = results.RESULTS_DIR / "peel.json"
 KEY = ("benchmark", "dataset", "method", "budget")

@@ -47,14 +47,14 @@ from elasticrec.elastic.config import ElasticConfig
 from elasticrec.elastic.estimator import ESTIMATORS
 from elasticrec.elastic.search import SearchConfig
 from elasticrec.elastic.select import rule_selection
-from elasticrec.elastic.store import load_elastic
+from elasticrec.elastic.state import load_elastic
+from elasticrec.embeddings import load_embeddings
+from elasticrec.export.builder import BuildOptions, build, fit, write_package
+from elasticrec.export.evaluate import evaluate_package
+from elasticrec.format.sizes import device_bytes
 from elasticrec.models.config import ModelConfig
-from elasticrec.package.builder import BuildOptions, build, fit, write_package
-from elasticrec.package.evaluate import evaluate_package
-from elasticrec.package.sizes import device_bytes
+from elasticrec.pipeline.fit import rebuild_data, train_run
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.run import rebuild_data, train_run
-from elasticrec.train.rundir import load_embeddings
 
 OUT = results.RESULTS_DIR / "rule.json"
 KEY = ("benchmark", "dataset", "method", "budget")
@@ -99,7 +99,7 @@ def relabel(run_dir: Path, args: argparse.Namespace) -> dict:
 
     from elasticrec.atomic import write_text
     from elasticrec.elastic.rule import fit_rule_estimator
-    from elasticrec.elastic.store import save_elastic
+    from elasticrec.elastic.state import save_elastic
 
     log(f"relabelling {run_dir}")
     data = rebuild_data(run_dir, data_dir=args.data_dir)

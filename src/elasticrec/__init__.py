@@ -1,3 +1,5 @@
 """elasticrec: train recommenders once, ship every device a model that fits its memory budget."""
 
-__version__ = "0.1.0"
+from elasticrec.version import __version__
+
+__all__ = ["__version__"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from elasticrec.data.dataset import load_dataset
-from elasticrec.data.store import dataset_status
+from elasticrec.data.folder import dataset_status
 
 # name: (users, items, train events, test events or None, distinct train pairs)
 EXPECTED = {

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from elasticrec.data.folder import dataset_status, ensure_dataset, status_of
 from elasticrec.data.lightgcn_format import read_lightgcn
 from elasticrec.data.readers import read_movielens_100k
 from elasticrec.data.registry import ArchiveSpec, DatasetSpec, FileSpec
-from elasticrec.data.store import dataset_status, ensure_dataset, status_of
 from elasticrec.errors import ElasticrecError
 
 TRAIN = b"0 0 1\n1 1 2\n"

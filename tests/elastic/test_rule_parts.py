@@ -20,11 +20,11 @@ from elasticrec.elastic.estimator import (
 from elasticrec.elastic.labels import config_quality, restricted_items, sample_configs
 from elasticrec.elastic.search import Infeasible, SearchConfig
 from elasticrec.elastic.select import block_costs, choose, rule_selection, to_selection
-from elasticrec.elastic.store import ElasticState, load_elastic, save_elastic
-from elasticrec.package.builder import BuildOptions, build, plan, write_package
-from elasticrec.package.evaluate import evaluate_package
-from elasticrec.package.sizes import device_bytes
-from elasticrec.train.rundir import RunEmbeddings
+from elasticrec.elastic.state import ElasticState, load_elastic, save_elastic
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions, build, plan, write_package
+from elasticrec.export.evaluate import evaluate_package
+from elasticrec.format.sizes import device_bytes
 
 
 def toy_embeddings(rng, n_users=30, n_items=120, dim=16) -> RunEmbeddings:

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
-from elasticrec.package.builder import BuildOptions
-from elasticrec.train.rundir import RunEmbeddings
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions
 
 LABEL_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",))
 

@@ -8,8 +8,8 @@ from package_strategies import embeddings_from
 
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
 from elasticrec.errors import ElasticrecError
-from elasticrec.package.builder import BuildOptions, build, item_id_kind, plan
-from elasticrec.package.quantize import INT8_MAX
+from elasticrec.export.builder import BuildOptions, build, item_id_kind, plan
+from elasticrec.format.quantize import INT8_MAX
 from elasticrec.runtime import load_bytes
 
 

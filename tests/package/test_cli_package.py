@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from elasticrec.cli import main
+from elasticrec.embeddings import RunEmbeddings, save_embeddings
 from elasticrec.runtime import load
-from elasticrec.train.rundir import RunEmbeddings, save_embeddings
 
 N_ITEMS, DIM = 200, 8
 

@@ -13,10 +13,10 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
-from elasticrec.package.builder import BuildOptions, build
-from elasticrec.package.container import DIGEST_OFFSET, HEADER_PREFIX, decode
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions, build
+from elasticrec.format.container import DIGEST_OFFSET, HEADER_PREFIX, decode
 from elasticrec.runtime import load_bytes
-from elasticrec.train.rundir import RunEmbeddings
 
 GOLDEN_HEADER = (
     '{"__metadata__":{"elasticrec":"{\\"sha256\\":\\"'

@@ -11,9 +11,9 @@ from package_strategies import embeddings_from
 from elasticrec.budget.selection import DenseSelection
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
-from elasticrec.package.builder import BuildOptions, build, fit, plan
-from elasticrec.package.evaluate import evaluate_package
-from elasticrec.package.sizes import device_bytes
+from elasticrec.export.builder import BuildOptions, build, fit, plan
+from elasticrec.export.evaluate import evaluate_package
+from elasticrec.format.sizes import device_bytes
 from elasticrec.runtime import load_bytes
 
 

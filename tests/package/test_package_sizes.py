@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from package_strategies import package_requests
 
 from elasticrec.budget.fit import BudgetExceeded
-from elasticrec.package.builder import build, fit, plan, write_package
-from elasticrec.package.sizes import byte_breakdown, device_bytes, package_bytes
+from elasticrec.export.builder import build, fit, plan, write_package
+from elasticrec.format.sizes import byte_breakdown, device_bytes, package_bytes
 from elasticrec.runtime import load, load_bytes
 
 

@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from elasticrec import runtime
 from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.data.interactions import Interactions
-from elasticrec.package.builder import BuildOptions, build, fit
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions, build, fit
 from elasticrec.peel.cluster import fold_in, kmeans, nearest
 from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.package import group_package
+from elasticrec.peel.export import group_package
 from elasticrec.peel.personalise import personalise
 from elasticrec.peel.refine import block_weights, gated_items, refine_group
 from elasticrec.peel.select import one_user, priority_order, select_for_budget, weighted_selection
-from elasticrec.peel.store import PeelState, load_peel, save_peel
+from elasticrec.peel.state import PeelState, load_peel, save_peel
 from elasticrec.runtime.shrink import shrink
-from elasticrec.train.rundir import RunEmbeddings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toy_data import block_clusters

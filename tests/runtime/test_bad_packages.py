@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from safetensors.numpy import save as st_save
 
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
+from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
-from elasticrec.package.builder import BuildOptions, build
-from elasticrec.package.container import (
+from elasticrec.export.builder import BuildOptions, build
+from elasticrec.format.container import (
     DIGEST_OFFSET,
     DTYPES,
     ZERO_DIGEST,
@@ -26,7 +27,6 @@ from elasticrec.package.container import (
     encode,
 )
 from elasticrec.runtime import PackageError, load, load_bytes
-from elasticrec.train.rundir import RunEmbeddings
 
 RNG = np.random.default_rng(7)
 N_ITEMS, DIM = 12, 8

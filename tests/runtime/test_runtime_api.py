@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from elasticrec.budget.selection import BlockSelection, DenseSelection
-from elasticrec.package.builder import BuildOptions, build, write_package
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions, build, write_package
 from elasticrec.runtime import PackageError, load, load_bytes
-from elasticrec.train.rundir import RunEmbeddings
 
 RNG = np.random.default_rng(11)
 RUN = RunEmbeddings(

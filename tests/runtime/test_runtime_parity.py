@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
+from elasticrec.embeddings import RunEmbeddings
 from elasticrec.eval.ranking import top_k
-from elasticrec.package.builder import BuildOptions, build
+from elasticrec.export.builder import BuildOptions, build
 from elasticrec.runtime import load_bytes
-from elasticrec.train.rundir import RunEmbeddings
 
 N_ITEMS, DIM, N_USERS, K = 3000, 32, 6, 20
 
@@ -96,7 +96,7 @@ def test_quantised_packages_score_with_their_decoded_vectors(run, name, dtype, s
 @pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
 def test_onnxruntime_gives_the_same_top_k(run, name, dtype):
     ort = pytest.importorskip("onnxruntime")
-    from elasticrec.package.onnx_export import package_to_onnx
+    from elasticrec.export.onnx import package_to_onnx
 
     selection = selections()[name]
     pkg = load_bytes(build(run, selection, BuildOptions(value_dtype=dtype, users=(2,))))

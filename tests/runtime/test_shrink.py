@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
+from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
-from elasticrec.package.builder import BuildOptions, build, fit, plan
-from elasticrec.package.sizes import device_bytes
+from elasticrec.export.builder import BuildOptions, build, fit, plan
+from elasticrec.format.sizes import device_bytes
 from elasticrec.runtime import load_bytes, shrink
-from elasticrec.train.rundir import RunEmbeddings
 
 
 def make_run(seed: int, n_items: int, dim: int, n_users: int) -> RunEmbeddings:

@@ -11,8 +11,8 @@ import importlib
 import os
 import sys
 
-from elasticrec import __version__
 from elasticrec.errors import ElasticrecError
+from elasticrec.version import __version__
 
 COMMANDS: dict[str, str] = {
     "datasets": "elasticrec.cli.datasets",

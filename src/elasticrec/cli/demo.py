@@ -44,15 +44,15 @@ def run(args: argparse.Namespace) -> int:
     from elasticrec.budget.units import format_bytes, parse_budget
     from elasticrec.data.prepare import DataConfig
     from elasticrec.elastic.config import ElasticConfig
-    from elasticrec.elastic.store import load_elastic
+    from elasticrec.elastic.state import load_elastic
+    from elasticrec.embeddings import load_embeddings
+    from elasticrec.export.builder import write_package
     from elasticrec.models.config import ModelConfig
-    from elasticrec.package.builder import write_package
     from elasticrec.peel.config import PeelConfig
-    from elasticrec.peel.package import group_package, packages_quality
-    from elasticrec.peel.store import load_peel
+    from elasticrec.peel.export import group_package, packages_quality
+    from elasticrec.peel.state import load_peel
+    from elasticrec.pipeline.fit import rebuild_data, train_run
     from elasticrec.train.config import TrainConfig
-    from elasticrec.train.run import rebuild_data, train_run
-    from elasticrec.train.rundir import load_embeddings
 
     t0 = time.perf_counter()
     run_dir = args.out / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from elasticrec.train.run import evaluate_packages, evaluate_run
+    from elasticrec.pipeline.fit import evaluate_packages, evaluate_run
 
     ks = tuple(sorted(set(args.ks)))
     if any(k <= 0 for k in ks):

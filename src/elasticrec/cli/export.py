@@ -22,8 +22,8 @@ import numpy as np
 from elasticrec.budget.selection import DenseSelection
 from elasticrec.budget.units import format_bytes, parse_budget
 from elasticrec.errors import ElasticrecError
-from elasticrec.package.builder import BuildOptions, build, fit, plan, write_package
-from elasticrec.package.sizes import device_bytes
+from elasticrec.export.builder import BuildOptions, build, fit, plan, write_package
+from elasticrec.format.sizes import device_bytes
 
 DTYPES = ("float32", "float16", "int8")
 STRATEGIES = ("search", "greedy", "random")
@@ -54,9 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from elasticrec.elastic.store import is_elastic_run, load_elastic
-    from elasticrec.peel.store import is_peel_run
-    from elasticrec.train.rundir import load_embeddings
+    from elasticrec.elastic.state import is_elastic_run, load_elastic
+    from elasticrec.embeddings import load_embeddings
+    from elasticrec.peel.state import is_peel_run
 
     t0 = time.perf_counter()
     emb = load_embeddings(args.run_dir)
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
             raise ElasticrecError(f"user {args.user!r} is not in {args.run_dir}")
         users = (labels.index(args.user),)
     if is_peel_run(args.run_dir):
-        from elasticrec.peel.package import group_package, place_new_user
-        from elasticrec.peel.store import load_peel
+        from elasticrec.peel.export import group_package, place_new_user
+        from elasticrec.peel.state import load_peel
 
         state = load_peel(args.run_dir)
         item_group = load_elastic(args.run_dir).item_group

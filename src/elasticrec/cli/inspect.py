@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from elasticrec.budget.units import format_bytes
-from elasticrec.package.manifest import BlockLayout, DenseLayout
-from elasticrec.package.sizes import byte_breakdown
+from elasticrec.format.manifest import BlockLayout, DenseLayout
+from elasticrec.format.sizes import byte_breakdown
 from elasticrec.runtime import load
 
 PARTS = {"length_field": "length field", "header": "header (manifest JSON, tensor index)",

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from elasticrec.package.onnx_export import package_to_onnx
+    from elasticrec.export.onnx import package_to_onnx
 
     model = package_to_onnx(load(args.file), k=args.k)
     data = model.SerializeToString()

@@ -115,7 +115,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from elasticrec.data.prepare import DataConfig
-    from elasticrec.train.run import train_run
+    from elasticrec.pipeline.fit import train_run
 
     ks = tuple(sorted(set(args.ks)))
     rule = args.method in ("rule", "peel")

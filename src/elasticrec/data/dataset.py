@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from elasticrec.data.folder import ensure_dataset
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.lightgcn_format import read_lightgcn
 from elasticrec.data.parquet import PARQUET_SUFFIXES
 from elasticrec.data.readers import read_table
 from elasticrec.data.registry import DATASETS, resolve_data_dir
-from elasticrec.data.store import ensure_dataset
 from elasticrec.errors import ElasticrecError
 
 FINGERPRINT_CHARS = 16

@@ -21,9 +21,9 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from elasticrec import __version__
 from elasticrec.atomic import atomic_path
 from elasticrec.errors import ElasticrecError
+from elasticrec.version import __version__
 
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 60.0

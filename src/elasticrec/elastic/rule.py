@@ -20,7 +20,7 @@ from elasticrec.elastic.estimator import (
     within_budget_spearman,
 )
 from elasticrec.elastic.labels import config_quality, label_users, sample_configs
-from elasticrec.elastic.store import ElasticState
+from elasticrec.elastic.state import ElasticState
 
 
 def fit_rule_estimator(

@@ -32,11 +32,11 @@ from elasticrec.elastic.search import (
     random_config,
     regularized_evolution,
 )
-from elasticrec.elastic.store import ElasticState
-from elasticrec.package.builder import BuildOptions, plan
-from elasticrec.package.manifest import value_itemsize
-from elasticrec.package.sizes import device_bytes
-from elasticrec.train.rundir import RunEmbeddings
+from elasticrec.elastic.state import ElasticState
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions, plan
+from elasticrec.format.manifest import value_itemsize
+from elasticrec.format.sizes import device_bytes
 
 Estimate = Callable[[np.ndarray], np.ndarray]
 STRATEGIES = ("search", "greedy", "random")

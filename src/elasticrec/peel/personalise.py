@@ -17,7 +17,7 @@ from elasticrec.data.splits import random_split
 from elasticrec.peel.cluster import kmeans
 from elasticrec.peel.config import PeelConfig
 from elasticrec.peel.refine import Refined, refine_group
-from elasticrec.peel.store import PeelState
+from elasticrec.peel.state import PeelState
 
 
 def group_events(train: Interactions, rows: np.ndarray, valid_ratio: float,

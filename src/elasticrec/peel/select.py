@@ -16,10 +16,10 @@ import numpy as np
 
 from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.budget.selection import BlockSelection
-from elasticrec.package.builder import BuildOptions, plan
-from elasticrec.package.manifest import value_itemsize
-from elasticrec.package.sizes import longest_label, package_bytes
-from elasticrec.train.rundir import RunEmbeddings
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.export.builder import BuildOptions, plan
+from elasticrec.format.manifest import value_itemsize
+from elasticrec.format.sizes import longest_label, package_bytes
 
 
 def priority_order(weights: np.ndarray) -> tuple[tuple[int, int], ...]:

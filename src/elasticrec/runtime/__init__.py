@@ -11,7 +11,7 @@ message; a test proves in a subprocess that importing and using this module load
 torch nor scipy.
 """
 
-from elasticrec.package.errors import PackageError
+from elasticrec.format.errors import PackageError
 from elasticrec.runtime.package import Package, Recommendation, load, load_bytes
 from elasticrec.runtime.shrink import shrink
 

@@ -1,7 +1,7 @@
 """Reading a package: memory-map, check everything, then expose zero-copy tensor views.
 
 Checks, in order (each failure is a ``PackageError`` naming the problem): the container
-structure (``elasticrec.package.container.decode``: length field, header, canonical form,
+structure (``elasticrec.format.container.decode``: length field, header, canonical form,
 back-to-back tensors, truncation, trailing bytes), the whole-file SHA-256, the manifest
 (format name, version, fields, layout), the tensor set against the manifest (missing,
 unexpected, dtype, shape) and the tensor values (finite floats, non-negative scales,
@@ -15,9 +15,9 @@ import os
 
 import numpy as np
 
-from elasticrec.package.container import DTYPES, Container, decode
-from elasticrec.package.errors import PackageError
-from elasticrec.package.manifest import BlockLayout, Manifest, RaggedLayout, manifest_from_json
+from elasticrec.format.container import DTYPES, Container, decode
+from elasticrec.format.errors import PackageError
+from elasticrec.format.manifest import BlockLayout, Manifest, RaggedLayout, manifest_from_json
 
 
 def read_buffer(path: str | os.PathLike) -> memoryview | bytes:

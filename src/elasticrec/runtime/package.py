@@ -14,13 +14,13 @@ from functools import cached_property
 import numpy as np
 
 from elasticrec.eval.ranking import top_k
-from elasticrec.package.container import encode
-from elasticrec.package.errors import PackageError
-from elasticrec.package.manifest import Manifest
-from elasticrec.package.sizes import device_bytes
+from elasticrec.format.container import encode
+from elasticrec.format.errors import PackageError
+from elasticrec.format.manifest import Manifest
+from elasticrec.format.sizes import device_bytes
 from elasticrec.runtime.foldin import ridge_fold_in
+from elasticrec.runtime.kernels import ScoreSegment, build_segments
 from elasticrec.runtime.loader import parse, read_buffer
-from elasticrec.runtime.segments import Segment, build_segments
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +48,7 @@ class Package:
         self.manifest, self.tensors, container = parse(buf, verify=verify)
         self.file_bytes: int = container.file_bytes
         self.header_bytes: int = container.header_bytes
-        self.segments: list[Segment] = build_segments(self.manifest, self.tensors)
+        self.segments: list[ScoreSegment] = build_segments(self.manifest, self.tensors)
 
     @property
     def n_items(self) -> int:

@@ -24,11 +24,11 @@ from elasticrec.budget.selection import (
 )
 from elasticrec.budget.units import format_bytes
 from elasticrec.errors import ElasticrecError
-from elasticrec.package.container import encode
-from elasticrec.package.manifest import BlockLayout, DenseLayout, Manifest, RaggedLayout
-from elasticrec.package.sizes import device_bytes
+from elasticrec.format.container import encode
+from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, RaggedLayout
+from elasticrec.format.sizes import device_bytes
+from elasticrec.runtime.kernels import item_groups
 from elasticrec.runtime.package import Package
-from elasticrec.runtime.segments import item_groups
 
 
 def shrink(package: Package, budget_bytes: int) -> bytes:

@@ -31,7 +31,7 @@ from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
 from elasticrec.scall.policies import SegmentView
 from elasticrec.scall.sampler import BudgetTooSmall
-from elasticrec.scall.stream import Segment, current_frequency
+from elasticrec.scall.stream import StreamSegment, current_frequency
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.trainer import Trainer
 
@@ -91,7 +91,7 @@ class StreamTraining:
 class SegmentData:
     """What a policy and the trainer see of one segment."""
 
-    segment: Segment
+    segment: StreamSegment
     view: SegmentView
     budget_bytes: int
     train: Interactions  # every training row so far: the graph and the excluded items
@@ -108,7 +108,7 @@ class StreamEnv:
         self.inter, self.model, self.training = inter, model, training
         self.budget_bytes = budget_bytes
 
-    def prepare(self, seg: Segment) -> SegmentData:
+    def prepare(self, seg: StreamSegment) -> SegmentData:
         inter = self.inter
         train = inter.subset(seg.train)
         known_u = np.bincount(train.user, minlength=inter.n_users) > 0
@@ -195,7 +195,7 @@ class SizePolicy(Protocol):
               probe: dict[str, float] | None) -> dict: ...
 
 
-def run_stream(env: StreamEnv, segments: list[Segment], policy: SizePolicy, *,
+def run_stream(env: StreamEnv, segments: list[StreamSegment], policy: SizePolicy, *,
                dataset: str, method: str) -> Iterator[tuple[dict, dict[str, np.ndarray]]]:
     """Yield one record per segment, with the segment's stored tables (``ragged_tables``).
     The policy learns from every segment but the last (what it would learn there serves no

@@ -47,7 +47,7 @@ def cuts_equal(n_rows: int, n_segments: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Segment:
+class StreamSegment:
     index: int
     rows: np.ndarray  # the segment's own rows
     replay: np.ndarray  # earlier rows replayed (users of this segment), before ``rows``
@@ -57,7 +57,7 @@ class Segment:
 
 
 def segments(inter: Interactions, starts: np.ndarray, rng: np.random.Generator,
-             reservoir: float = RESERVOIR, train_share: float = TRAIN_SHARE) -> list[Segment]:
+             reservoir: float = RESERVOIR, train_share: float = TRAIN_SHARE) -> list[StreamSegment]:
     """The segments of time-sorted ``inter`` beginning at rows ``starts``."""
     bounds = [*(int(s) for s in starts), len(inter)]
     out = []
@@ -83,7 +83,7 @@ def segments(inter: Interactions, starts: np.ndarray, rng: np.random.Generator,
         known_i[inter.item[train]] = True
         test = test[known_u[inter.user[test]] & known_i[inter.item[test]]]
         test = np.setdiff1d(test, train)  # a replayed row is never its own test
-        out.append(Segment(t, rows, replay, train_current, test, train))
+        out.append(StreamSegment(t, rows, replay, train_current, test, train))
     return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from elasticrec.peel.config import PeelConfig
-from elasticrec.tensorfile import read_tensors, write_tensors
+from elasticrec.tensorfile import config_of, read_tensors, write_tensors
 
 PEEL_FILE = "peel.safetensors"
 TENSORS = ("centroids", "user_cluster", "user", "item", "weights")
@@ -41,8 +41,8 @@ def save_peel(run_dir: str | Path, state: PeelState, name: str = PEEL_FILE) -> P
 
 def load_peel(run_dir: str | Path, name: str = PEEL_FILE) -> PeelState:
     path = Path(run_dir) / name
-    config, meta, tensors = read_tensors(path, "`elasticrec train --method peel`",
-                                         lambda c: PeelConfig(**c), TENSORS)
+    meta, tensors = read_tensors(path, "finished `elasticrec train --method peel`", TENSORS)
+    config = config_of(path, meta, lambda c: PeelConfig(**c))
     c = len(tensors["centroids"])
     if tensors["item"].shape[0] != c or tensors["weights"].shape[0] != c or (
             len(tensors["user_cluster"]) and int(tensors["user_cluster"].max()) >= c):

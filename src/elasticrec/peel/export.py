@@ -11,14 +11,14 @@ import scipy.sparse as sp
 
 from elasticrec import runtime
 from elasticrec.budget.selection import BlockSelection
+from elasticrec.embeddings import RunEmbeddings
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking
-from elasticrec.package.builder import BuildOptions, build, item_ids
-from elasticrec.package.sizes import device_bytes
+from elasticrec.export.builder import BuildOptions, build, item_ids
+from elasticrec.format.sizes import device_bytes
 from elasticrec.peel.cluster import fold_in, nearest
 from elasticrec.peel.refine import gated_items
 from elasticrec.peel.select import one_user, select_for_budget
-from elasticrec.peel.store import PeelState
-from elasticrec.train.rundir import RunEmbeddings
+from elasticrec.peel.state import PeelState
 
 
 def group_embeddings(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,

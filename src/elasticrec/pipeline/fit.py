@@ -17,7 +17,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from elasticrec import __version__
 from elasticrec.atomic import write_text
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.prepare import DataConfig, PreparedData, prepare
@@ -27,18 +26,19 @@ from elasticrec.elastic.diversity import mean_block_similarity
 from elasticrec.elastic.groups import id_range_groups, popularity_groups
 from elasticrec.elastic.objective import ElasticBPR
 from elasticrec.elastic.rule import fit_rule_estimator
-from elasticrec.elastic.store import save_elastic
+from elasticrec.elastic.state import save_elastic
+from elasticrec.embeddings import RunEmbeddings, load_embeddings, save_embeddings
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
 from elasticrec.models.base import Recommender
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
 from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.package import personalised_metrics
+from elasticrec.peel.export import personalised_metrics
 from elasticrec.peel.personalise import personalise
-from elasticrec.peel.store import save_peel
+from elasticrec.peel.state import save_peel
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.rundir import RunEmbeddings, load_embeddings, save_embeddings
 from elasticrec.train.trainer import Trainer
+from elasticrec.version import __version__
 
 CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
@@ -209,8 +209,8 @@ def evaluate_packages(
     """Evaluate device packages exported from a run, through the NumPy runtime, on its test
     split: the quality a device gets from what ships."""
     from elasticrec import runtime
-    from elasticrec.package.evaluate import evaluate_package
-    from elasticrec.package.sizes import device_bytes
+    from elasticrec.export.evaluate import evaluate_package
+    from elasticrec.format.sizes import device_bytes
 
     data = rebuild_data(run_dir, data_dir=data_dir, download=download)
     known, test = data.known.to_csr(), data.test.to_csr()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from elasticrec.package.container import container_size, encode_header
-from elasticrec.package.manifest import Manifest
+from elasticrec.format.container import container_size, encode_header
+from elasticrec.format.manifest import Manifest
 
 
 def package_bytes(manifest: Manifest) -> int:

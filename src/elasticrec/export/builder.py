@@ -25,9 +25,9 @@ from elasticrec.budget.selection import (
 )
 from elasticrec.checks import check
 from elasticrec.errors import ElasticrecError
-from elasticrec.package import quantize
-from elasticrec.package.container import encode
-from elasticrec.package.manifest import (
+from elasticrec.format import quantize
+from elasticrec.format.container import encode
+from elasticrec.format.manifest import (
     INT32_MAX,
     VALUE_DTYPES,
     BlockLayout,
@@ -37,10 +37,10 @@ from elasticrec.package.manifest import (
     Manifest,
     RaggedLayout,
 )
-from elasticrec.package.sizes import device_bytes
+from elasticrec.format.sizes import device_bytes
 
 if TYPE_CHECKING:
-    from elasticrec.train.rundir import RunEmbeddings
+    from elasticrec.embeddings import RunEmbeddings
 
 Tensors = dict[str, tuple[str, np.ndarray]]
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from elasticrec.package.manifest import BlockLayout, DenseLayout, Manifest
+from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest
 
 CHUNK_ROWS = 16384  # rows decoded to float32 at a time for float16 / int8 values
 
 
 @dataclass(frozen=True, eq=False)
-class Segment:
+class ScoreSegment:
     rows: np.ndarray | None
     cols: np.ndarray
     values: np.ndarray  # (n_rows, width) as stored
@@ -77,13 +77,13 @@ class Segment:
         return v * np.float32(self.factor)
 
 
-def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]) -> list[Segment]:
+def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]) -> list[ScoreSegment]:
     layout = manifest.layout
     values = tensors["values"]
     scales = tensors.get("scales")
     row_scale = scales if manifest.scales == "row" else None
     if isinstance(layout, DenseLayout):
-        return [Segment(None, np.arange(layout.width), values, row_scale)]
+        return [ScoreSegment(None, np.arange(layout.width), values, row_scale)]
     if isinstance(layout, BlockLayout):
         return _block_segments(manifest, layout, tensors["item_group"], values, scales)
     return _ragged_segments(tensors["offsets"], values, row_scale)
@@ -96,7 +96,7 @@ def item_groups(item_group: np.ndarray, group_sizes: tuple[int, ...]) -> list[np
 
 
 def _block_segments(manifest: Manifest, layout: BlockLayout, item_group: np.ndarray,
-                    values: np.ndarray, scales: np.ndarray | None) -> list[Segment]:
+                    values: np.ndarray, scales: np.ndarray | None) -> list[ScoreSegment]:
     b = manifest.block_width
     segments, start = [], 0
     for rows, shipped in zip(item_groups(item_group, layout.group_sizes), layout.groups,
@@ -111,13 +111,13 @@ def _block_segments(manifest: Manifest, layout: BlockLayout, item_group: np.ndar
         elif manifest.scales == "block":
             block_scale = scales[start // b:(start + n_vals) // b].reshape(len(rows), k)
         factor = layout.n_blocks / k if layout.rescale and k else 1.0
-        segments.append(Segment(rows, cols, vals, row_scale, block_scale, b, factor))
+        segments.append(ScoreSegment(rows, cols, vals, row_scale, block_scale, b, factor))
         start += n_vals
     return segments
 
 
 def _ragged_segments(offsets: np.ndarray, values: np.ndarray,
-                     row_scale: np.ndarray | None) -> list[Segment]:
+                     row_scale: np.ndarray | None) -> list[ScoreSegment]:
     offsets = offsets.astype(np.int64)
     widths = np.diff(offsets)
     order = np.argsort(widths, kind="stable")
@@ -128,5 +128,5 @@ def _ragged_segments(offsets: np.ndarray, values: np.ndarray,
             continue
         vals = values[offsets[rows][:, None] + np.arange(w)]
         scale = row_scale[rows] if row_scale is not None else None
-        segments.append(Segment(rows, np.arange(w), vals, scale))
+        segments.append(ScoreSegment(rows, np.arange(w), vals, scale))
     return segments

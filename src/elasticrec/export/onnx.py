@@ -8,7 +8,7 @@ user vector (when it holds one user) is in the model metadata as ``user_vector``
 list of its float32 values written exactly, beside ``user`` (its label), ``dataset``,
 ``model``, ``method`` and ``dataset_fingerprint``.
 
-Each segment of the runtime (``elasticrec.runtime.segments``) becomes Gather(user, cols) ->
+Each segment of the runtime (``elasticrec.runtime.kernels``) becomes Gather(user, cols) ->
 MatMul with its stored values (transposed, cast to float32) -> scales -> factor; the
 segments' scores are concatenated and put back in item order by one Gather. Values keep
 their stored dtype in the file; onnxruntime's constant folding may widen float16 and int8
@@ -24,8 +24,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from elasticrec.errors import ElasticrecError
+from elasticrec.runtime.kernels import ScoreSegment
 from elasticrec.runtime.package import Package
-from elasticrec.runtime.segments import Segment
 
 OPSET = 17
 DEFAULT_K = 20
@@ -81,7 +81,7 @@ def package_to_onnx(package: Package, *, k: int = DEFAULT_K) -> onnx.ModelProto:
     return model
 
 
-def _segment(g: _Graph, seg: Segment, name: str, n_items: int) -> str:
+def _segment(g: _Graph, seg: ScoreSegment, name: str, n_items: int) -> str:
     n_rows, width = seg.values.shape
     if width == 0:
         return g.const(f"{name}_zeros", np.zeros(n_rows, np.float32))

@@ -8,14 +8,12 @@ user_labels and item_labels (the source file's id of each row).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
 
-from elasticrec.atomic import atomic_path
+from elasticrec.tensorfile import read_tensors, write_tensors
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
 
@@ -48,39 +46,18 @@ def save_embeddings(run_dir: str | Path, emb: RunEmbeddings) -> Path:
         "user_labels": list(emb.user_labels),
         "item_labels": list(emb.item_labels),
     }
-    path = Path(run_dir) / EMBEDDINGS_FILE
-    with atomic_path(path) as tmp:
-        save_file(
-            {
-                "user": np.ascontiguousarray(emb.user, dtype=np.float32),
-                "item": np.ascontiguousarray(emb.item, dtype=np.float32),
-            },
-            str(tmp),
-            metadata={"elasticrec": json.dumps(meta)},
-        )
-    return path
+    tensors = {"user": np.asarray(emb.user, dtype=np.float32),
+               "item": np.asarray(emb.item, dtype=np.float32)}
+    return write_tensors(Path(run_dir) / EMBEDDINGS_FILE, tensors, meta)
 
 
 def load_embeddings(run_dir: str | Path) -> RunEmbeddings:
     path = Path(run_dir) / EMBEDDINGS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no embeddings found; is {run_dir} a finished `elasticrec train` run?"
-        )
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as fh:
-        meta = json.loads((fh.metadata() or {}).get("elasticrec", "{}"))
-    tensors = load_file(str(path))
-    missing = {"user", "item"} - tensors.keys()
-    if missing:
-        raise ValueError(f"{path}: missing tensors {sorted(missing)}")
-    return RunEmbeddings(
-        user=tensors["user"],
-        item=tensors["item"],
-        dataset=meta["dataset"],
-        dataset_fingerprint=meta["dataset_fingerprint"],
-        model=meta["model"],
-        user_labels=meta["user_labels"],
-        item_labels=meta["item_labels"],
-    )
+    meta, tensors = read_tensors(path, "finished `elasticrec train`", ("user", "item"))
+    try:
+        return RunEmbeddings(
+            user=tensors["user"], item=tensors["item"], dataset=meta["dataset"],
+            dataset_fingerprint=meta["dataset_fingerprint"], model=meta["model"],
+            user_labels=meta["user_labels"], item_labels=meta["item_labels"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable run embeddings ({exc})") from exc

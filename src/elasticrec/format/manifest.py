@@ -2,7 +2,7 @@
 
 The manifest is stored as compact ASCII JSON in the safetensors metadata (docs/FORMAT.md).
 Everything needed to know each tensor's name, dtype and shape is in it, so the exact package
-size is a function of the manifest alone (``elasticrec.package.sizes``), and a loader can say
+size is a function of the manifest alone (``elasticrec.format.sizes``), and a loader can say
 precisely which tensor is missing, extra or of the wrong dtype or shape.
 """
 
@@ -17,8 +17,8 @@ from functools import cached_property
 import numpy as np
 
 from elasticrec.checks import check
-from elasticrec.package.container import ZERO_DIGEST, TensorSpec
-from elasticrec.package.errors import PackageError
+from elasticrec.format.container import ZERO_DIGEST, TensorSpec
+from elasticrec.format.errors import PackageError
 
 FORMAT_NAME = "elasticrec-package"
 FORMAT_VERSION = 1
@@ -27,7 +27,7 @@ VALUE_DTYPES = {"float32": "F32", "float16": "F16", "int8": "I8"}
 
 def value_itemsize(value_dtype: str) -> int:
     """Bytes of one stored item value of ``value_dtype`` (\"float32\", \"float16\", \"int8\")."""
-    from elasticrec.package.container import DTYPES
+    from elasticrec.format.container import DTYPES
 
     return DTYPES[VALUE_DTYPES[value_dtype]].itemsize
 ITEM_ID_KINDS = ("range", "int32", "int64", "labels")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from elasticrec.package.errors import PackageError
+from elasticrec.format.errors import PackageError
 
 DTYPES: dict[str, np.dtype] = {
     "I64": np.dtype("<i8"),

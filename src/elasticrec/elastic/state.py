@@ -15,7 +15,7 @@ import numpy as np
 
 from elasticrec.elastic.config import ElasticConfig
 from elasticrec.elastic.estimator import Params
-from elasticrec.tensorfile import read_tensors, write_tensors
+from elasticrec.tensorfile import config_of, read_tensors, write_tensors
 
 ELASTIC_FILE = "elastic.safetensors"
 PREFIX = "estimator."
@@ -42,9 +42,10 @@ def save_elastic(run_dir: str | Path, state: ElasticState) -> Path:
 
 
 def load_elastic(run_dir: str | Path) -> ElasticState:
-    config, meta, tensors = read_tensors(Path(run_dir) / ELASTIC_FILE,
-                                         "`elasticrec train --method rule`",
-                                         lambda c: ElasticConfig(**c), ("item_group",))
+    path = Path(run_dir) / ELASTIC_FILE
+    meta, tensors = read_tensors(path, "finished `elasticrec train --method rule`",
+                                 ("item_group",))
+    config = config_of(path, meta, lambda c: ElasticConfig(**c))
     estimator = {k[len(PREFIX):]: v for k, v in tensors.items() if k.startswith(PREFIX)}
     configs = tensors.get("labels.configs")
     return ElasticState(config=config, item_group=tensors["item_group"], estimator=estimator,
