@@ -28,3 +28,19 @@ def arriving_stream(rng, n=3000, n_users=300, n_items=200):
     item = np.minimum((t * n_items + rng.integers(0, 20, n)).astype(int), n_items - 1)
     return Interactions(user=user, item=item, n_users=n_users, n_items=n_items,
                         timestamp=(t * 1e6).astype(np.int64))
+
+
+def run_folder(path, emb, method="full"):
+    """A complete run folder around ``emb`` (a ``RunEmbeddings``) without training: what
+    package commands need to export from hand-made tables."""
+    from elasticrec.embeddings import save_embeddings
+    from elasticrec.pipeline import rundir
+
+    config = {"data": {"dataset": emb.dataset}, "model": {"model": emb.model},
+              "dataset_fingerprint": emb.dataset_fingerprint, "method": method,
+              "data_source": "file"}
+    save_embeddings(path, emb)
+    rundir.write_config(path, config)
+    (path / rundir.RESULT_FILE).write_text("{}\n")
+    rundir.seal(path, config)
+    return path

@@ -105,8 +105,10 @@ def test_full_budget_package_evaluates_like_the_model(tmp_path, events_csv, caps
                    str(run), "--epochs", "2", "--batch-size", "32", "--dim", "8",
                    "--eval-every", "0")[0] == 0
     full, small = tmp_path / "full.erpkg", tmp_path / "small.erpkg"
-    assert run_cli(capsys, "export", str(run), "--budget", "1MB", "--out", str(full))[0] == 0
-    assert run_cli(capsys, "export", str(run), "--budget", "1800", "--out", str(small))[0] == 0
+    assert run_cli(capsys, "export", str(run), "--budget", "1MB", "--all-users", "--out",
+                   str(full))[0] == 0
+    assert run_cli(capsys, "export", str(run), "--budget", "1800", "--all-users", "--out",
+                   str(small))[0] == 0
     code, out, _ = run_cli(capsys, "evaluate", str(run), "--json", "--package", str(full),
                            str(small))
     assert code == 0
@@ -128,8 +130,8 @@ def test_package_from_another_dataset_is_refused(tmp_path, events_csv, capsys):
                        str(tmp_path / name), "--epochs", "1", "--dim", "4",
                        "--eval-every", "0")[0] == 0
     pkg = tmp_path / "p.erpkg"
-    assert run_cli(capsys, "export", str(tmp_path / "run2"), "--budget", "1MB", "--out",
-                   str(pkg))[0] == 0
+    assert run_cli(capsys, "export", str(tmp_path / "run2"), "--budget", "1MB", "--all-users",
+                   "--out", str(pkg))[0] == 0
     code, _, err = run_cli(capsys, "evaluate", str(run), "--package", str(pkg))
     assert code == 2 and "fingerprint" in err
 
@@ -160,8 +162,8 @@ def test_rule_train_then_export_at_any_budget(tmp_path, events_csv, capsys):
         assert pkg.manifest.layout.to_json()["kind"] == "blocks" and "search in" in out
         sizes.append(pkg.manifest.layout.n_shipped_blocks())
     assert min(sizes) >= 40  # a block per group at least; more is the estimator's call
-    code, _, err = run_cli(capsys, "export", str(run), "--budget", "5%", "--out",
-                           str(tmp_path / "tiny.erpk"))
+    code, _, err = run_cli(capsys, "export", str(run), "--budget", "5%", "--user", "u3",
+                           "--out", str(tmp_path / "tiny.erpk"))
     assert code == 2 and "one block per item group needs" in err
     assert not (tmp_path / "tiny.erpk").exists()
     code, _, err = run_cli(capsys, "train", "--dataset", str(events_csv), "--method", "rule",
@@ -190,9 +192,9 @@ def test_peel_train_then_export_per_user(tmp_path, events_csv, capsys):
         assert code == 0, err
         assert "user group" in out and path.stat().st_size <= budget
         assert load(path).users == ("u7",)
-    code, _, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--out",
-                           str(tmp_path / "all.erpk"))
-    assert code == 2 and "give --user" in err
+    code, _, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--all-users",
+                           "--out", str(tmp_path / "all.erpk"))
+    assert code == 2 and "give a user or a history" in err
     new = tmp_path / "new.erpk"
     code, out, err = run_cli(capsys, "export", str(run), "--budget", "4000", "--history",
                              "item1", "item2", "item5", "--out", str(new))

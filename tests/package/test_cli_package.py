@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from elasticrec.cli import main
-from elasticrec.embeddings import RunEmbeddings, save_embeddings
+from elasticrec.embeddings import RunEmbeddings
 from elasticrec.runtime import load
+from toy_data import run_folder
 
 N_ITEMS, DIM = 200, 8
 
@@ -17,13 +18,12 @@ N_ITEMS, DIM = 200, 8
 @pytest.fixture
 def run_dir(tmp_path):
     rng = np.random.default_rng(0)
-    save_embeddings(tmp_path / "run", RunEmbeddings(
+    return run_folder(tmp_path / "run", RunEmbeddings(
         user=rng.standard_normal((5, DIM), dtype=np.float32),
         item=rng.standard_normal((N_ITEMS, DIM), dtype=np.float32),
         dataset="toy", dataset_fingerprint="f00", model="mf",
         user_labels=[f"u{i}" for i in range(5)], item_labels=[str(3 * i) for i in range(N_ITEMS)],
     ))
-    return tmp_path / "run"
 
 
 def test_export_inspect_recommend_shrink(run_dir, tmp_path, capsys):
@@ -57,8 +57,8 @@ def test_export_inspect_recommend_shrink(run_dir, tmp_path, capsys):
 
 def test_export_without_user_bounds_each_single_user_package(run_dir, tmp_path, capsys):
     out = tmp_path / "all.erpk"
-    assert main(["export", str(run_dir), "--budget", "3000", "--dtype", "int8", "--out",
-                 str(out)]) == 0
+    assert main(["export", str(run_dir), "--budget", "3000", "--dtype", "int8", "--all-users",
+                 "--out", str(out)]) == 0
     pkg = load(out)
     assert len(pkg.users) == 5 and pkg.file_bytes > 3000 >= pkg.device_bytes()
     assert all(len(pkg.for_user(u)) <= 3000 for u in pkg.users)
@@ -67,12 +67,13 @@ def test_export_without_user_bounds_each_single_user_package(run_dir, tmp_path, 
 
 
 def test_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys):
-    assert main(["export", str(run_dir), "--budget", "100B", "--out",
+    assert main(["export", str(run_dir), "--budget", "100B", "--user", "u1", "--out",
                  str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "over the budget" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
-    assert main(["export", str(run_dir), "--budget", "2XB", "--out", str(tmp_path / "x")]) == 2
+    assert main(["export", str(run_dir), "--budget", "2XB", "--user", "u1", "--out",
+                 str(tmp_path / "x")]) == 2
     assert main(["export", str(run_dir), "--budget", "1MB", "--user", "nobody", "--out",
                  str(tmp_path / "x")]) == 2
     bad = tmp_path / "bad.erpk"

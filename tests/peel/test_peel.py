@@ -17,9 +17,9 @@ from elasticrec.embeddings import RunEmbeddings
 from elasticrec.export.builder import BuildOptions, build, fit
 from elasticrec.peel.cluster import fold_in, kmeans, nearest
 from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.export import group_package
+from elasticrec.peel.export import gated_items, group_package
 from elasticrec.peel.personalise import personalise
-from elasticrec.peel.refine import block_weights, gated_items, refine_group
+from elasticrec.peel.refine import block_weights, refine_group
 from elasticrec.peel.select import one_user, priority_order, select_for_budget, weighted_selection
 from elasticrec.peel.state import PeelState, load_peel, save_peel
 from elasticrec.runtime.shrink import shrink

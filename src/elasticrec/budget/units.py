@@ -59,6 +59,28 @@ def parse_budget(text: str, *, full_table_bytes: int | None = None) -> int:
     return budget
 
 
+def parse_stream_budget(text: str) -> tuple[str, float]:
+    """A streaming budget: ``("c", N)`` for ``c=N`` (a mean of N float32 values per entity),
+    ``("B", MB)`` for ``B=MB`` (MB of float32 parameters, 10^6 bytes each), else
+    ``("bytes", n)`` for a byte budget as ``parse_budget`` reads it (no percentage)."""
+    kind, eq, value = str(text).partition("=")
+    if eq and kind in ("c", "B"):
+        try:
+            x = float(value)
+        except ValueError:
+            x = float("nan")
+        if not (x > 0 and x < float("inf")):
+            raise ElasticrecError(f"budget {text!r}: the value after '=' must be a positive "
+                                  "finite number")
+        return kind, x
+    return "bytes", float(parse_budget(text))
+
+
+def full_table_bytes(n_items: int, dim: int) -> int:
+    """Bytes of the full float32 item table: what a percentage budget is a share of."""
+    return int(n_items) * int(dim) * 4
+
+
 def format_bytes(n_bytes: int) -> str:
     """``1234567`` -> ``'1,234,567 bytes (1.23 MB)'``: exact count first, a readable size after."""
     if n_bytes < 1000:

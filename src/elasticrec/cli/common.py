@@ -21,9 +21,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def data_dir_from(args: argparse.Namespace) -> Path:
-    from elasticrec.data.registry import resolve_data_dir  # pyarrow: only when data is read
+    import elasticrec
 
-    return resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
+    return elasticrec.resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
                             os.environ.get("XDG_CACHE_HOME"))
 
 

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from elasticrec.data.folder import dataset_status
+    from elasticrec import dataset_status
 
     root = data_dir_from(args)
     print(f"data folder: {root}")

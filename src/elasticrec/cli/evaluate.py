@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import elasticrec
 from elasticrec.cli.common import add_data_options, data_dir_from, dumps, format_table
 
 
@@ -25,20 +26,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from elasticrec.pipeline.fit import evaluate_packages, evaluate_run
-
     ks = tuple(sorted(set(args.ks)))
     if any(k <= 0 for k in ks):
         raise ValueError(f"--k values must be positive, got {list(args.ks)}")
+    run = elasticrec.load_run(args.run_dir)
+    where = {"data_dir": data_dir_from(args), "download": not args.no_download}
     if args.package:
-        records = evaluate_packages(args.run_dir, args.package, data_dir=data_dir_from(args),
-                                    ks=ks, download=not args.no_download)
+        records = [run.evaluate(ks, package=path, **where) for path in args.package]
+        for record, path in zip(records, args.package, strict=True):
+            record["package"] = str(path)
         if args.json:
             print(dumps(records))
         else:
             print(format_table(records, ks, extra=("package_bytes", "device_bytes")))
         return 0
-    record = evaluate_run(args.run_dir, data_dir=data_dir_from(args), ks=ks,
-                          download=not args.no_download)
+    record = run.evaluate(ks, **where)
     print(dumps(record) if args.json else format_table([record], ks))
     return 0

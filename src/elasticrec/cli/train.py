@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import elasticrec
 from elasticrec.cli.common import (
     add_data_options,
     data_dir_from,
@@ -13,20 +14,21 @@ from elasticrec.cli.common import (
     log,
     show_progress,
 )
-from elasticrec.data.splits import SPLITS
-from elasticrec.elastic.config import DIVERSITY_FORMS, GROUPINGS, SUBSET_SIZES, ElasticConfig
-from elasticrec.models.config import MODELS, ModelConfig
-from elasticrec.peel.config import GATES, PeelConfig
-from elasticrec.train.config import TrainConfig
+
+# argparse destination -> elasticrec.fit option, where the two names differ
+RENAMED = {"layers": "n_layers"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    choices = elasticrec.option_choices()
+    TrainConfig, ElasticConfig, PeelConfig = (
+        elasticrec.TrainConfig, elasticrec.ElasticConfig, elasticrec.PeelConfig)
     p = sub.add_parser("train", help="train a base model (BPR-MF or LightGCN)",
                        description=__doc__.split(":", 1)[1].strip())
     p.add_argument("--dataset", required=True,
                    help="a dataset name (see `elasticrec datasets`) or a CSV/TSV/Parquet file")
-    p.add_argument("--model", choices=MODELS, default="lightgcn")
-    p.add_argument("--method", choices=("full", "rule", "peel"), default="full",
+    p.add_argument("--model", choices=choices["model"], default="lightgcn")
+    p.add_argument("--method", choices=choices["method"], default="full",
                    help="full: a plain base model (default); rule: elastic item embeddings in "
                         "blocks plus RULE's performance estimator, for `elasticrec export` at "
                         "any budget; peel: RULE's training, then user groups with their own "
@@ -35,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_data_options(p)
     g = p.add_argument_group("data split")
-    g.add_argument("--split", choices=SPLITS, default="auto",
+    g.add_argument("--split", choices=choices["split"], default="auto",
                    help="auto: the dataset's given split if any, else random (default)")
     g.add_argument("--test-ratio", type=float, default=0.2)
     g.add_argument("--valid-ratio", type=float, default=None,
@@ -51,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--dim", type=int, default=64)
     m.add_argument("--layers", type=int, default=3, help="LightGCN layers")
-    m.add_argument("--combine", choices=("mean", "concat"), default="mean",
+    m.add_argument("--combine", choices=choices["combine"], default="mean",
                    help="LightGCN layer combination")
     t = p.add_argument_group("training")
     defaults = TrainConfig()
@@ -67,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patience", type=int, default=defaults.patience)
     t.add_argument("--metric", default=defaults.metric)
     t.add_argument("--k", type=int, nargs="+", default=list(defaults.ks), dest="ks")
-    t.add_argument("--sampling", choices=("users", "pairs"), default=defaults.sampling,
+    t.add_argument("--sampling", choices=choices["sampling"], default=defaults.sampling,
                    help="users: user-uniform BPR triples as in the LightGCN/NGCF code "
                         "(default); pairs: every training pair once per epoch")
     t.add_argument("--seed", type=int, default=0)
@@ -77,11 +79,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="positional blocks per item embedding (must divide its width)")
     e.add_argument("--item-groups", type=int, default=ed.n_groups, dest="n_groups",
                    help="item groups; blocks are chosen per group")
-    e.add_argument("--grouping", choices=GROUPINGS, default=ed.grouping)
+    e.add_argument("--grouping", choices=choices["grouping"], default=ed.grouping)
     e.add_argument("--diversity", type=float, default=ed.diversity,
                    help="weight of the diversity regulariser (0: off)")
-    e.add_argument("--diversity-form", choices=DIVERSITY_FORMS, default=ed.diversity_form)
-    e.add_argument("--subset-sizes", choices=SUBSET_SIZES, default=ed.subset_sizes,
+    e.add_argument("--diversity-form", choices=choices["diversity_form"], default=ed.diversity_form)
+    e.add_argument("--subset-sizes", choices=choices["subset_sizes"], default=ed.subset_sizes,
                    help="how block subsets are sampled while training")
     e.add_argument("--rescale", action="store_true",
                    help="score an item's blocks S by N/|S| times their dot product")
@@ -90,7 +92,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--label-users", type=int, default=ed.label_users,
                    help="validation users per label (0: all)")
     e.add_argument("--label-metric", default=ed.label_metric)
-    e.add_argument("--estimator", choices=("additive", "nfm"), default=ed.estimator,
+    e.add_argument("--estimator", choices=choices["estimator"], default=ed.estimator,
                    help="additive: saturating returns per item group (default); nfm: the "
                         "released code's neural factorisation machine")
     g2 = p.add_argument_group("personalisation (--method peel)")
@@ -104,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="learning rate of the block weights")
     g2.add_argument("--cost", type=float, default=pd.cost,
                     help="weight of the byte-cost penalty on the block weights")
-    g2.add_argument("--gate", choices=GATES, default=pd.gate,
+    g2.add_argument("--gate", choices=choices["gate"], default=pd.gate,
                     help="block weight normalisation")
     g2.add_argument("--workers", type=int, default=1,
                     help="processes refining user groups in parallel")
@@ -113,36 +115,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from elasticrec.data.prepare import DataConfig
-    from elasticrec.pipeline.fit import train_run
+def fit_options(args: argparse.Namespace) -> dict:
+    """The ``elasticrec.fit`` options the command line gives for ``args.method``."""
+    names = set(elasticrec.option_names(args.method))
+    given = {RENAMED.get(k, k): v for k, v in vars(args).items()}
+    options = {k: v for k, v in given.items() if k in names}
+    for name in ("user_col", "item_col", "timestamp_col"):
+        if options.get(name) is None:
+            options.pop(name, None)
+    if args.method == "peel":  # PEEL refines with the pretraining's L2
+        options["peel_l2"] = args.l2
+    return options
 
-    ks = tuple(sorted(set(args.ks)))
-    rule = args.method in ("rule", "peel")
-    valid_ratio = args.valid_ratio if args.valid_ratio is not None else 0.1 * rule
-    data = DataConfig(dataset=args.dataset, split=args.split, test_ratio=args.test_ratio,
-                      valid_ratio=valid_ratio, k_core=args.k_core, seed=args.seed,
-                      user_col=args.user_col, item_col=args.item_col,
-                      timestamp_col=args.timestamp_col)
-    model = ModelConfig(model=args.model, dim=args.dim, n_layers=args.layers,
-                        combine=args.combine)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                        lr_decay=args.lr_decay, lr_min=args.lr_min, l2=args.l2,
-                        eval_every=args.eval_every, patience=args.patience, metric=args.metric,
-                        ks=ks, sampling=args.sampling, seed=args.seed)
-    elastic = ElasticConfig(
-        n_blocks=args.n_blocks, n_groups=args.n_groups, grouping=args.grouping,
-        diversity=args.diversity, diversity_form=args.diversity_form,
-        subset_sizes=args.subset_sizes, rescale=args.rescale, label_configs=args.label_configs,
-        label_users=args.label_users, label_metric=args.label_metric,
-        estimator=args.estimator) if rule else None
-    peel = PeelConfig(
-        n_clusters=args.n_clusters, epochs=args.peel_epochs, lr=args.peel_lr,
-        weight_lr=args.weight_lr, cost=args.cost, gate=args.gate, l2=args.l2,
-        seed=args.seed) if args.method == "peel" else None
-    record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
-                       download=not args.no_download, resume=args.resume,
-                       monitor_test=args.monitor_test, progress=show_progress(), log=log,
-                       elastic=elastic, peel=peel, workers=args.workers)
-    print(format_table([record], ks))
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    run = elasticrec.fit(args.dataset, model=args.model, method=args.method, out=args.out,
+                         data_dir=data_dir_from(args), download=not args.no_download,
+                         resume=args.resume, monitor_test=args.monitor_test,
+                         workers=args.workers, progress=show_progress(), log=log,
+                         **fit_options(args))
+    print(format_table([run.result], tuple(sorted(set(args.ks)))))
     return 0

@@ -1,43 +1,19 @@
-"""From a dataset reference to the train / validation / test interactions a run uses."""
+"""From a dataset reference to the train / validation / test interactions a run uses.
+
+``DataConfig`` (in ``data.config``, importable without the readers) says which."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from elasticrec.checks import check
-from elasticrec.data.dataset import concat, load_dataset
+from elasticrec.data.config import DataConfig
+from elasticrec.data.dataset import Dataset, concat, load_dataset
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.preprocess import drop_duplicates, k_core
-from elasticrec.data.splits import SPLITS, leave_last_out, random_split, temporal_split
-
-Split = Literal["auto", "given", "random", "temporal", "leave-last-out"]
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    dataset: str  # a registered dataset name, or a path to a CSV/TSV/Parquet file
-    split: Split = "auto"  # auto: the dataset's given split if it has one, else random
-    test_ratio: float = 0.2  # for random and temporal splits
-    valid_ratio: float = 0.0  # share of each user's training events held out for validation
-    k_core: int = 0  # drop users and items with fewer events, to a fixed point (0: keep all)
-    seed: int = 0  # seeds the random splits
-    user_col: str | None = None  # column names, for a user's own file (reader defaults: user,
-    item_col: str | None = None  # item, no timestamp)
-    timestamp_col: str | None = None
-
-    def __post_init__(self) -> None:
-        check(bool(self.dataset), "dataset", self.dataset, "a dataset name or a file path")
-        check(self.split in SPLITS, "split", self.split, f"one of {SPLITS}")
-        check(0 < self.test_ratio < 1, "test_ratio", self.test_ratio, "a number in (0, 1)")
-        check(0 <= self.valid_ratio < 1, "valid_ratio", self.valid_ratio, "a number in [0, 1)")
-        check(self.k_core >= 0, "k_core", self.k_core, "an integer >= 0")
-
-    def to_json(self) -> dict:
-        return asdict(self)
+from elasticrec.data.splits import leave_last_out, random_split, temporal_split
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +35,13 @@ class PreparedData:
 def prepare(config: DataConfig, data_dir: Path, *, download: bool = True) -> PreparedData:
     columns = {k: v for k, v in (("user_col", config.user_col), ("item_col", config.item_col),
                                  ("timestamp_col", config.timestamp_col)) if v is not None}
-    ds = load_dataset(config.dataset, data_dir, download=download, **columns)
+    return split_dataset(config, load_dataset(config.dataset, data_dir, download=download,
+                                              **columns))
+
+
+def split_dataset(config: DataConfig, ds: Dataset) -> PreparedData:
+    """The splits ``config`` asks for, of a dataset already loaded (``config.dataset`` is
+    then only its name)."""
     rng = np.random.default_rng(config.seed)
     split = config.split
     if split == "auto":

@@ -13,10 +13,10 @@ import numbers
 
 import numpy as np
 
+from elasticrec.data.config import SPLITS  # noqa: F401 - the splits this module offers
 from elasticrec.data.interactions import Interactions
 from elasticrec.errors import ElasticrecError
 
-SPLITS = ("auto", "given", "random", "temporal", "leave-last-out")  # --split choices
 
 def _check_ratio(where: str, test_ratio: float) -> None:
     ok = isinstance(test_ratio, numbers.Real) and not isinstance(test_ratio, bool)

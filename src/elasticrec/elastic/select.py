@@ -35,8 +35,7 @@ from elasticrec.elastic.search import (
 from elasticrec.elastic.state import ElasticState
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.export.builder import BuildOptions, plan
-from elasticrec.format.manifest import value_itemsize
-from elasticrec.format.sizes import device_bytes
+from elasticrec.format.sizes import device_bytes, item_block_bytes
 
 Estimate = Callable[[np.ndarray], np.ndarray]
 STRATEGIES = ("search", "greedy", "random")
@@ -46,8 +45,7 @@ def block_costs(emb: RunEmbeddings, item_group: np.ndarray, n_groups: int, n_blo
                 rescale: bool, options: BuildOptions) -> BlockCosts:
     full = to_selection(np.ones((n_groups, n_blocks), bool), item_group, rescale=rescale)
     width = emb.item.shape[1] // n_blocks
-    per_item_block = (width * value_itemsize(options.value_dtype)
-                      + 4 * (options.scale_mode() == "block"))
+    per_item_block = item_block_bytes(width, options.value_dtype, options.scale_mode())
     block_bytes = np.bincount(item_group, minlength=n_groups).astype(np.int64) * per_item_block
     total = device_bytes(plan(emb, full, options))
     fixed = total - n_blocks * int(block_bytes.sum())

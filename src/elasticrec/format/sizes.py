@@ -14,7 +14,7 @@ import json
 from dataclasses import replace
 
 from elasticrec.format.container import container_size, encode_header
-from elasticrec.format.manifest import Manifest
+from elasticrec.format.manifest import Manifest, value_itemsize
 
 
 def package_bytes(manifest: Manifest) -> int:
@@ -42,3 +42,9 @@ def byte_breakdown(manifest: Manifest) -> dict[str, int]:
     out = {"length_field": 8, "header": len(encode_header(manifest.to_json(), specs))}
     out.update({s.name: s.nbytes for s in specs})
     return out
+
+
+def item_block_bytes(width: int, value_dtype: str, scale_mode: str) -> int:
+    """Bytes one item's block of ``width`` values adds to a blocks-layout package: its values
+    and, with per-block int8 scales, one float32 scale (the price RULE and PEEL pay)."""
+    return width * value_itemsize(value_dtype) + 4 * (scale_mode == "block")

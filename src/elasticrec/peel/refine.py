@@ -109,11 +109,3 @@ def refine_group(user: np.ndarray, item: np.ndarray, item_group: np.ndarray, n_g
 def _gated_bpr(ue, pe, ne, gp, gn, w) -> torch.Tensor:
     """BPR on scores gated by ``w`` (G, N): each item uses its group's row."""
     return bpr_loss(masked_scores(ue, pe, w[gp]), masked_scores(ue, ne, w[gn]))
-
-
-def gated_items(item: np.ndarray, item_group: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The item table a package ships for these weights: block b of an item of group g times
-    ``weights[g, b]``."""
-    width = item.shape[1] // weights.shape[1]
-    scale = np.repeat(weights, width, axis=1)[item_group]
-    return (item * scale).astype(np.float32)

@@ -18,8 +18,7 @@ from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.export.builder import BuildOptions, plan
-from elasticrec.format.manifest import value_itemsize
-from elasticrec.format.sizes import longest_label, package_bytes
+from elasticrec.format.sizes import item_block_bytes, longest_label, package_bytes
 
 
 def priority_order(weights: np.ndarray) -> tuple[tuple[int, int], ...]:
@@ -55,8 +54,7 @@ def select_for_budget(emb: RunEmbeddings, weights: np.ndarray, item_group: np.nd
 
     sizes = np.bincount(item_group, minlength=full.n_groups)
     width = emb.item.shape[1] // full.n_blocks
-    per_value = value_itemsize(options.value_dtype)
-    per_item_block = width * per_value + 4 * (options.scale_mode() == "block")
+    per_item_block = item_block_bytes(width, options.value_dtype, options.scale_mode())
     cum = np.concatenate([[0], np.cumsum([sizes[g] * per_item_block for g, _ in full.order])])
     low_fixed = size_at(0)  # the smallest header
     high_fixed = size_at(full.level) - int(cum[-1])  # the largest header

@@ -1,14 +1,20 @@
-"""A training run end to end: data, model, trainer, final embeddings and test evaluation.
+"""Training a run end to end: data, model, trainer, final embeddings, the method's state
+(RULE's estimator, PEEL's groups) and the test evaluation, in a run folder (``rundir``).
 
-A run directory holds ``config.json`` (everything needed to rebuild the data and the model),
-``metrics.jsonl`` (one record per epoch), ``checkpoint.safetensors`` (to resume),
-``embeddings.safetensors`` (the final tables, see ``rundir``) and ``result.json`` (the test
-evaluation record).
+``fit`` checks every input and option before it creates anything: a refused call leaves the
+file system as it was. A run folder holds ``config.json`` (everything needed to rebuild the
+data and the model, and the run's method), ``metrics.jsonl`` (one record per epoch),
+``checkpoint.safetensors`` (to resume), ``embeddings.safetensors`` (the final tables),
+``result.json`` (the test evaluation record), the method's state files and, last,
+``run.json`` (the files that make the run complete, sized and hashed).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,29 +25,97 @@ import torch
 
 from elasticrec.atomic import write_text
 from elasticrec.data.interactions import Interactions
-from elasticrec.data.prepare import DataConfig, PreparedData, prepare
+from elasticrec.data.prepare import PreparedData, split_dataset
 from elasticrec.data.sampling import BPRSampler
-from elasticrec.elastic.config import ElasticConfig
 from elasticrec.elastic.diversity import mean_block_similarity
-from elasticrec.elastic.groups import id_range_groups, popularity_groups
-from elasticrec.elastic.objective import ElasticBPR
 from elasticrec.elastic.rule import fit_rule_estimator
 from elasticrec.elastic.state import save_elastic
-from elasticrec.embeddings import RunEmbeddings, load_embeddings, save_embeddings
+from elasticrec.elastic.training import elastic_groups, elastic_objective
+from elasticrec.embeddings import RunEmbeddings, save_embeddings
+from elasticrec.errors import ElasticrecError
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
 from elasticrec.models.base import Recommender
-from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
-from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.export import personalised_metrics
 from elasticrec.peel.personalise import personalise
+from elasticrec.peel.quality import personalised_metrics
 from elasticrec.peel.state import save_peel
-from elasticrec.train.config import TrainConfig
+from elasticrec.pipeline import rundir
+from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
+from elasticrec.pipeline.options import RunConfigs, make_configs
+from elasticrec.pipeline.run import Run
 from elasticrec.train.trainer import Trainer
 from elasticrec.version import __version__
 
-CONFIG_FILE = "config.json"
-RESULT_FILE = "result.json"
+Log = Callable[[str], None]
+logger = logging.getLogger("elasticrec")
+
+
+def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path | None = None,
+        data_dir: str | Path | None = None, download: bool = True, resume: bool = False,
+        monitor_test: bool = False, workers: int = 1, progress: bool | None = None,
+        log: Log | None = None, **options) -> Run:
+    """Train a recommender on ``data`` and return the finished ``Run``.
+
+    ``data``: a dataset name (``elasticrec datasets``), a CSV/TSV/Parquet file or a folder of
+    LightGCN-format files, a DataFrame with user/item[/timestamp] columns (``user_col=``,
+    ``item_col=``, ``timestamp_col=`` name them), a ``scipy.sparse`` users x items matrix, or
+    ``(users, items[, timestamps])`` arrays. ``model``: ``"lightgcn"`` or ``"mf"``.
+    ``method``: ``"full"`` (a plain base model), ``"rule"`` (elastic item blocks and RULE's
+    performance estimator, exportable at any budget) or ``"peel"`` (RULE's training, then
+    user groups with their own refined tables and learned block weights). ``out``: the run
+    folder to create (``None``: a temporary folder that lives as long as the ``Run``).
+    ``options``: any field of the data, model, training, elastic or PEEL configs (see
+    ``elasticrec.pipeline.options``), e.g. ``epochs=40, dim=64, lr=1e-3, n_blocks=16``.
+    Named datasets are read from ``data_dir`` (default: the user cache), downloaded when
+    missing unless ``download=False``. ``monitor_test`` logs test metrics at every
+    validation for learning curves only (nothing is chosen on them); ``workers`` processes
+    refine PEEL's groups. ``log`` receives progress lines (default: the ``elasticrec``
+    logger); ``progress`` shows per-epoch bars (default: when stderr is a terminal).
+
+    >>> run = elasticrec.fit(df, model="mf", epochs=20)           # doctest: +SKIP
+    >>> package = run.export("10%", user=42)                     # doctest: +SKIP
+    """
+    log = log or logger.info
+    progress = sys.stderr.isatty() if progress is None else progress
+    columns = {k: options.get(k) for k in COLUMN_OPTIONS}
+    source = data_source(data, columns)
+    if source.in_memory:  # the columns were read; the stored dataset needs none
+        options = {k: v for k, v in options.items() if k not in COLUMN_OPTIONS}
+    configs = make_configs(source.name, model, method, options)
+    keep = None
+    if out is None:
+        if resume:
+            raise ElasticrecError("resume=True needs the run folder to resume (out=)")
+        keep = tempfile.TemporaryDirectory(prefix="elasticrec-run-")
+        out = keep.name
+    run_dir = Path(out)
+    saved = _check_out(run_dir, resume)
+    t0 = time.perf_counter()
+    ds = source.load(None if data_dir is None else Path(data_dir), download=download,
+                     columns={k: v for k, v in columns.items() if v is not None})
+    prepared = split_dataset(configs.data, ds)
+    config = _config(configs, prepared.fingerprint, in_memory=source.in_memory)
+    if configs.elastic is not None and prepared.valid is None:
+        raise ElasticrecError("a RULE or PEEL run needs a validation split to label block "
+                              "configurations: set valid_ratio > 0 (--valid-ratio)")
+    if saved is not None:
+        for key in ("data", "model", "dataset_fingerprint", "method"):
+            if saved.get(key) != config[key]:
+                raise ElasticrecError(f"{run_dir}: cannot resume: the {key} differs from the "
+                                      "one this run was started with")
+        rundir.unseal(run_dir)
+    else:
+        rundir.write_config(run_dir, config)
+    if source.in_memory and saved is None:
+        rundir.save_dataset(run_dir, ds)
+    log(f"{prepared.name}: {prepared.train.n_users} users, {prepared.train.n_items} items, "
+        f"{len(prepared.train)} training events, {len(prepared.test)} test events "
+        f"(prepared in {time.perf_counter() - t0:.1f}s)")
+    _train(run_dir, prepared, configs, resume=saved is not None, monitor_test=monitor_test,
+           workers=workers, progress=progress, log=log)
+    rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
+    rundir.seal(run_dir, config)
+    return Run(run_dir, data=prepared, keep=keep)
 
 
 def ranking_evaluator(
@@ -57,56 +131,13 @@ def ranking_evaluator(
     return run
 
 
-def train_run(
-    run_dir: str | Path,
-    data_config: DataConfig,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    *,
-    data_dir: Path,
-    download: bool = True,
-    resume: bool = False,
-    monitor_test: bool = False,
-    progress: bool = False,
-    log: Callable[[str], None] = print,
-    elastic: ElasticConfig | None = None,
-    peel: PeelConfig | None = None,
-    workers: int = 1,
-) -> dict:
-    """Train, save the final embeddings, evaluate on the test split; return the result record.
-
-    ``monitor_test`` also logs test metrics at every validation, for learning curves only:
-    model selection never looks at them. With ``elastic`` the run is RULE's: the item
-    embeddings train as blocks (``elastic.objective``) and, after training, the performance
-    estimator is fitted on validation labels and saved beside the embeddings. With ``peel``
-    as well, PEEL's personalisation follows: users clustered, each group's tables and block
-    weights refined on its own events (``workers`` processes), saved as ``peel.safetensors``.
-    """
-    if peel is not None and elastic is None:
-        raise ValueError("PEEL personalises an elastic model: give an ElasticConfig too")
-    run_dir = Path(run_dir)
+def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bool,
+           monitor_test: bool, workers: int, progress: bool, log: Log) -> dict:
+    """Train, save the final embeddings and the method's state, evaluate on the test split;
+    write and return the result record."""
+    model_config, train_config = configs.model, configs.train
+    elastic, peel = configs.elastic, configs.peel
     torch.manual_seed(train_config.seed)
-    t0 = time.perf_counter()
-    data = prepare(data_config, data_dir, download=download)
-    config = {
-        "elasticrec": __version__,
-        "data": data_config.to_json(),
-        "model": model_config.__dict__,
-        "train": train_config.to_json(),
-        "dataset_fingerprint": data.fingerprint,
-        "method": "peel" if peel else "rule" if elastic else "full",
-    }
-    if peel is not None:
-        config["peel"] = peel.to_json()
-    if elastic is not None:
-        config["elastic"] = elastic.to_json()
-        if data.valid is None:
-            raise ValueError("a RULE run needs a validation split to label block "
-                             "configurations: set valid_ratio > 0 (--valid-ratio)")
-    _write_or_check_config(run_dir, config, resume)
-    log(f"{data.name}: {data.train.n_users} users, {data.train.n_items} items, "
-        f"{len(data.train)} training events, {len(data.test)} test events "
-        f"(prepared in {time.perf_counter() - t0:.1f}s)")
     model = build_model(model_config, data.train, train_config.seed)
     ks = train_config.ks
     item_group = objective = None
@@ -150,7 +181,7 @@ def train_run(
     record = {
         "dataset": data.name,
         "model": model_config.model,
-        "method": config["method"],
+        "method": configs.method,
         **test.metrics,
         "seconds": fit.seconds,
         "epochs": fit.epochs_run,
@@ -168,89 +199,38 @@ def train_run(
         "stopped_early": fit.stopped_early,
         **extra,
     }
-    write_text(run_dir / RESULT_FILE, json.dumps(record, indent=2) + "\n")
+    write_text(run_dir / rundir.RESULT_FILE, json.dumps(record, indent=2) + "\n")
     return record
 
 
-def elastic_groups(config: ElasticConfig, train: Interactions) -> np.ndarray:
-    """The item group of every item, by training popularity or by id range."""
-    if config.grouping == "popularity":
-        counts = np.bincount(train.item, minlength=train.n_items)
-        return popularity_groups(counts, config.n_groups)
-    return id_range_groups(train.n_items, config.n_groups)
+def _config(configs: RunConfigs, fingerprint: str, *, in_memory: bool) -> dict:
+    config = {
+        "elasticrec": __version__,
+        "data": configs.data.to_json(),
+        "model": configs.model.__dict__,
+        "train": configs.train.to_json(),
+        "dataset_fingerprint": fingerprint,
+        "method": configs.method,
+        "data_source": "memory" if in_memory else "file",
+    }
+    if configs.peel is not None:
+        config["peel"] = configs.peel.to_json()
+    if configs.elastic is not None:
+        config["elastic"] = configs.elastic.to_json()
+    return config
 
 
-def elastic_objective(config: ElasticConfig, item_group: np.ndarray,
-                      train_config: TrainConfig) -> ElasticBPR:
-    return ElasticBPR(
-        item_group=torch.from_numpy(item_group), n_groups=config.n_groups,
-        n_blocks=config.n_blocks, l2=train_config.l2, diversity=config.diversity,
-        diversity_form=config.diversity_form, rescale=config.rescale,
-        sizes=config.subset_sizes,
-        generator=torch.Generator().manual_seed(train_config.seed + 1),
-    )
-
-
-def evaluate_run(
-    run_dir: str | Path, *, data_dir: Path, ks: tuple[int, ...] = (20,), download: bool = True
-) -> dict:
-    """Rebuild a run's data split, check it is the same data, and evaluate its embeddings."""
-    data = rebuild_data(run_dir, data_dir=data_dir, download=download)
-    emb = load_embeddings(run_dir)
-    test = _test_result(data, emb.user, emb.item, ks)
-    return {"dataset": data.name, "model": emb.model, "method": "full", **test.metrics,
-            "n_test_users": test.n_users, "seconds": test.seconds}
-
-
-def evaluate_packages(
-    run_dir: str | Path, packages: list[Path], *, data_dir: Path, ks: tuple[int, ...] = (20,),
-    download: bool = True,
-) -> list[dict]:
-    """Evaluate device packages exported from a run, through the NumPy runtime, on its test
-    split: the quality a device gets from what ships."""
-    from elasticrec import runtime
-    from elasticrec.export.evaluate import evaluate_package
-    from elasticrec.format.sizes import device_bytes
-
-    data = rebuild_data(run_dir, data_dir=data_dir, download=download)
-    known, test = data.known.to_csr(), data.test.to_csr()
-    out = []
-    for path in packages:
-        pkg = runtime.load(path)
-        if pkg.manifest.dataset_fingerprint != data.fingerprint:
-            raise ValueError(f"{path} was not built from the data of {run_dir} (dataset "
-                             f"fingerprint {pkg.manifest.dataset_fingerprint} != "
-                             f"{data.fingerprint})")
-        result = evaluate_package(pkg, known, test, ks)
-        out.append({"dataset": data.name, "model": pkg.manifest.model,
-                    "method": pkg.manifest.method, "package": str(path),
-                    "package_bytes": Path(path).stat().st_size,
-                    "device_bytes": device_bytes(pkg.manifest), **result.metrics,
-                    "n_test_users": result.n_users, "seconds": result.seconds})
-    return out
-
-
-def rebuild_data(run_dir: str | Path, *, data_dir: Path, download: bool = True) -> PreparedData:
-    """The run's data split, rebuilt from its config and checked against its fingerprint."""
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    data = prepare(DataConfig(**config["data"]), data_dir, download=download)
-    if data.fingerprint != config["dataset_fingerprint"]:
-        raise ValueError(
-            f"{run_dir}: the dataset {data.name!r} found in {data_dir} is not the data this run "
-            f"was trained on (fingerprint {data.fingerprint} != {config['dataset_fingerprint']})"
-        )
-    return data
-
-
-def read_config(run_dir: Path) -> dict:
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; is {run_dir} an `elasticrec train` run?")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+def _check_out(run_dir: Path, resume: bool) -> dict | None:
+    """The saved config of the run to resume, or None for a new run (whose folder must not
+    hold one); refused before anything is written."""
+    if resume:
+        return rundir.read_config(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ElasticrecError(f"{run_dir}: exists and is not a folder; choose another --out")
+    if (run_dir / rundir.CONFIG_FILE).exists():
+        raise ElasticrecError(f"{run_dir} already holds a run; use --resume to continue it "
+                              "or choose another --out")
+    return None
 
 
 def _evaluate(known: sp.csr_matrix, target: sp.csr_matrix, users: np.ndarray,
@@ -260,20 +240,6 @@ def _evaluate(known: sp.csr_matrix, target: sp.csr_matrix, users: np.ndarray,
 
 def _test_result(data: PreparedData, users: np.ndarray, items: np.ndarray, ks) -> EvalResult:
     return _evaluate(data.known.to_csr(), data.test.to_csr(), users, items, ks)
-
-
-def _write_or_check_config(run_dir: Path, config: dict, resume: bool) -> None:
-    path = run_dir / CONFIG_FILE
-    if resume:
-        saved = read_config(run_dir)
-        for key in ("data", "model", "dataset_fingerprint"):
-            if saved.get(key) != config[key]:
-                raise ValueError(f"{run_dir}: cannot resume: the {key} configuration differs "
-                                 "from the one this run was started with")
-    elif path.exists():
-        raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue it "
-                              "or choose another --out")
-    write_text(path, json.dumps(config, indent=2) + "\n")
 
 
 def _labels(labels: np.ndarray | None, n: int) -> list[str]:

@@ -1,0 +1,134 @@
+"""A run's device packages for a budget, by the run's method (NumPy only: no PyTorch).
+
+* ``full``: the dense baseline, every item's first W positions for the widest W that fits;
+* ``rule``: a block configuration found for the budget by the estimator-guided evolutionary
+  search (``strategy="search"``), by estimated gain per byte (``"greedy"``) or at random
+  (``"random"``, a baseline); no gradient step;
+* ``peel``: the user's group's refined table, its highest-weight blocks that fit.
+
+A package is for one user: ``user`` (their id as in the source data) or, for a user unseen in
+training, ``history`` (their items' ids), from which a vector is folded in (PEEL: the group
+nearest to it, then a vector against that group's table). Budgets count the whole file:
+header, user vector and id map included. The every-user bundle (``users=None`` with
+``bundle=True``) carries every user's vector for evaluation; the budget then bounds each
+single-user package cut from it, and the bundle itself is larger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from elasticrec.budget.selection import DenseSelection
+from elasticrec.budget.units import format_bytes
+from elasticrec.elastic.search import Infeasible, SearchConfig
+from elasticrec.elastic.select import STRATEGIES, rule_selection
+from elasticrec.elastic.state import ElasticState
+from elasticrec.embeddings import RunEmbeddings
+from elasticrec.errors import ElasticrecError
+from elasticrec.export.builder import BuildOptions, build, fit, plan
+from elasticrec.format.manifest import VALUE_DTYPES
+from elasticrec.format.sizes import device_bytes
+from elasticrec.peel.cluster import fold_in
+from elasticrec.peel.export import group_package, place_new_user
+from elasticrec.peel.state import PeelState
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A package's bytes and how they were chosen."""
+
+    data: bytes
+    summary: str  # one line: what ships and what it cost to choose
+    info: dict  # method-specific details (width, blocks, user group, timings)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    budget_bytes: int
+    user_row: int | None = None  # None with history: a new user; None without: every user
+    history_rows: np.ndarray | None = None
+    value_dtype: str = "float32"
+    strategy: str = "search"
+    seed: int = 0
+    released_search: bool = False
+
+    def __post_init__(self) -> None:
+        if self.value_dtype not in VALUE_DTYPES:
+            raise ElasticrecError(f"dtype {self.value_dtype!r} is not one of "
+                                  f"{sorted(VALUE_DTYPES)}")
+        if self.strategy not in STRATEGIES:
+            raise ElasticrecError(f"strategy {self.strategy!r} is not one of {STRATEGIES}")
+        if self.user_row is not None and self.history_rows is not None:
+            raise ElasticrecError("give a user or a history, not both")
+
+
+def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
+           elastic: ElasticState | None = None, peel: PeelState | None = None) -> Exported:
+    """The package ``request`` asks for from a run of ``method`` (its state passed in)."""
+    if method == "peel":
+        return _peel(emb, elastic, peel, request)
+    emb, users = _users(emb, request)
+    if method == "rule":
+        options = BuildOptions(value_dtype=request.value_dtype, users=users,
+                               method=f"rule-{request.strategy}")
+        search = SearchConfig.released() if request.released_search else SearchConfig()
+        try:
+            selection, info = rule_selection(emb, elastic, request.budget_bytes, options,
+                                             strategy=request.strategy, seed=request.seed,
+                                             search=search)
+        except Infeasible as exc:
+            raise ElasticrecError(f"budget {format_bytes(request.budget_bytes)}: {exc}") from exc
+        what = (f"{info['blocks']} blocks of {selection.n_groups}x{selection.n_blocks} "
+                f"({request.strategy} in {info['seconds'] * 1000:.0f} ms, "
+                f"{info['estimator_calls']} estimates)")
+    else:
+        options = BuildOptions(value_dtype=request.value_dtype, users=users,
+                               method="dense-truncate")
+        selection = fit(emb, DenseSelection(emb.item.shape[1]), options, request.budget_bytes)
+        info = {"width": selection.width}
+        what = f"dense width {selection.width} of {emb.item.shape[1]}"
+    data = build(emb, selection, options, budget_bytes=request.budget_bytes)
+    n_users = len(emb.user) if users is None else len(users)
+    per_device = ""
+    if n_users > 1:
+        info["device_bytes"] = device_bytes(plan(emb, selection, options))
+        per_device = (f"; each single-user package is at most "
+                      f"{format_bytes(info['device_bytes'])}")
+    return Exported(data, f"{format_bytes(len(data))}, {what}, {request.value_dtype}, "
+                          f"{n_users} user(s); budget {format_bytes(request.budget_bytes)}"
+                          f"{per_device}", info)
+
+
+def _users(emb: RunEmbeddings, request: ExportRequest
+           ) -> tuple[RunEmbeddings, tuple[int, ...] | None]:
+    """The embeddings to ship from and the user rows: one user, a new user folded in from
+    their history (the only user of the returned embeddings), or every user (None)."""
+    if request.history_rows is not None:
+        vector = fold_in(emb.item, request.history_rows).astype(np.float32)
+        return replace(emb, user=vector[None], user_labels=["new"]), None
+    return emb, None if request.user_row is None else (request.user_row,)
+
+
+def _peel(emb: RunEmbeddings, elastic: ElasticState, state: PeelState,
+          request: ExportRequest) -> Exported:
+    if request.history_rows is not None:
+        cluster, group = place_new_user(emb, state, elastic.item_group, request.history_rows)
+        emb, rows = group, None
+    elif request.user_row is not None:
+        cluster, rows = int(state.user_cluster[request.user_row]), np.array([request.user_row])
+    else:
+        raise ElasticrecError("a PEEL run's packages are per user group: give a user or a "
+                              "history")
+    t0 = time.perf_counter()
+    data, selection, seconds = group_package(emb, state, elastic.item_group, cluster, rows,
+                                             request.budget_bytes,
+                                             value_dtype=request.value_dtype)
+    info = {"user_group": cluster, "blocks": selection.level, "select_seconds": seconds,
+            "seconds": time.perf_counter() - t0}
+    return Exported(data, f"{format_bytes(len(data))}, user group {cluster}, {selection.level} "
+                          f"blocks by learned weight (selected in {seconds * 1000:.1f} ms), "
+                          f"{request.value_dtype}; budget {format_bytes(request.budget_bytes)}",
+                    info)

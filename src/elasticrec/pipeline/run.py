@@ -1,0 +1,323 @@
+"""``Run``: a finished training run, as the public API hands it out and loads it back.
+
+A ``Run`` is a complete run folder (``rundir``): ``elasticrec.fit`` returns one, and
+``elasticrec.load_run(path)`` opens one (refusing an unfinished or altered folder). It
+evaluates itself, recommends for its users, finds similar items and exports device packages
+for any budget; what a method ships is decided by the method recorded in its config.
+
+Users and items are named by their ids as in the source data (integers where every id is an
+integer, else strings), never by internal row numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from elasticrec import runtime
+from elasticrec.atomic import write_bytes
+from elasticrec.budget.units import full_table_bytes, parse_budget
+from elasticrec.elastic.state import ElasticState, load_elastic
+from elasticrec.embeddings import RunEmbeddings, load_embeddings
+from elasticrec.errors import ElasticrecError
+from elasticrec.eval.ranking import top_k
+from elasticrec.format.sizes import device_bytes
+from elasticrec.peel.export import gated_items
+from elasticrec.peel.state import PeelState, load_peel
+from elasticrec.pipeline import rundir
+from elasticrec.pipeline.export import Exported, ExportRequest, export
+
+if TYPE_CHECKING:
+    from elasticrec.data.prepare import PreparedData
+
+Budget = int | str
+
+
+class Run:
+    """A finished run folder. Load one with ``elasticrec.load_run(path)``."""
+
+    def __init__(self, path: str | os.PathLike, *, data: PreparedData | None = None,
+                 keep: object = None, verify: bool = True) -> None:
+        self.path = Path(path)
+        self.config = rundir.read_config(self.path)
+        rundir.check_complete(self.path, self.config, verify=verify)
+        self.method: str = self.config["method"]
+        self.model: str = self.config["model"]["model"]
+        self._data = data
+        self._keep = keep  # a temporary folder lives as long as its run
+
+    def __repr__(self) -> str:
+        return (f"Run({str(self.path)!r}, method={self.method!r}, model={self.model!r}, "
+                f"dataset={self.config['data']['dataset']!r})")
+
+    # --- what the folder holds -------------------------------------------------------------
+    @functools.cached_property
+    def result(self) -> dict:
+        """The test evaluation record written at the end of training."""
+        return rundir.read_json(self.path / rundir.RESULT_FILE, "a finished run")
+
+    @functools.cached_property
+    def embeddings(self) -> RunEmbeddings:
+        return load_embeddings(self.path)
+
+    @functools.cached_property
+    def elastic_state(self) -> ElasticState | None:
+        return load_elastic(self.path) if self.method in ("rule", "peel") else None
+
+    @functools.cached_property
+    def peel_state(self) -> PeelState | None:
+        return load_peel(self.path) if self.method == "peel" else None
+
+    @functools.cached_property
+    def user_ids(self) -> np.ndarray:
+        """Every user's id as in the source data, in row order."""
+        return _ids(self.embeddings.user_labels)
+
+    @functools.cached_property
+    def item_ids(self) -> np.ndarray:
+        return _ids(self.embeddings.item_labels)
+
+    @property
+    def full_table_bytes(self) -> int:
+        """Bytes of the full float32 item table (what a percentage budget is a share of)."""
+        return full_table_bytes(*self.embeddings.item.shape)
+
+    def budget_bytes(self, budget: Budget) -> int:
+        """``budget`` in bytes: an int, or a string such as ``"2MB"``, ``"512KiB"``, ``"10%"``."""
+        if isinstance(budget, bool) or not isinstance(budget, int | np.integer | str):
+            raise ElasticrecError(f"budget {budget!r} is not a number of bytes or a string "
+                                  "such as '2MB' or '10%'")
+        if isinstance(budget, str):
+            return parse_budget(budget, full_table_bytes=self.full_table_bytes)
+        if budget < 1:
+            raise ElasticrecError(f"budget {budget} is less than one byte")
+        return int(budget)
+
+    def data(self, *, data_dir: str | os.PathLike | None = None,
+             download: bool = True) -> PreparedData:
+        """The run's train / validation / test split, rebuilt and checked against the run's
+        dataset fingerprint (kept in memory after the first call)."""
+        if self._data is None:  # the data stack (pyarrow, scipy) loads only here
+            from elasticrec.data.prepare import DataConfig, prepare, split_dataset
+
+            config = DataConfig(**self.config["data"])
+            if self.config.get("data_source") == "memory":
+                data = split_dataset(config, rundir.load_dataset_file(self.path))
+            else:
+                data = prepare(config, None if data_dir is None else Path(data_dir),
+                               download=download)
+            if data.fingerprint != self.config["dataset_fingerprint"]:
+                raise ElasticrecError(
+                    f"{self.path}: the dataset {data.name!r} found is not the data this run "
+                    f"was trained on (fingerprint {data.fingerprint} != "
+                    f"{self.config['dataset_fingerprint']})")
+            self._data = data
+        return self._data
+
+    # --- quality ---------------------------------------------------------------------------
+    def evaluate(self, k: Sequence[int] = (20,), *, budget: Budget | None = None,
+                 package: bytes | str | os.PathLike | None = None, dtype: str = "float32",
+                 data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+        """Full-ranking metrics on the test split (training items excluded).
+
+        Without ``budget`` or ``package``: the server model. With ``budget``: what ships at
+        that budget, scored through the NumPy device runtime (PEEL: every user with their
+        group's package; otherwise the every-user bundle). With ``package``: that bundle,
+        exported from this run (bytes or a file)."""
+        from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+        from elasticrec.export.evaluate import evaluate_package
+
+        ks = _ks(k)
+        data = self.data(data_dir=data_dir, download=download)
+        known, test = data.known.to_csr(), data.test.to_csr()
+        record = {"dataset": data.name, "model": self.model, "method": self.method}
+        if budget is None and package is None:
+            emb = self.embeddings
+            result = evaluate_ranking(score_fn_from_embeddings(emb.user, emb.item), known,
+                                      test, ks)
+            return {**record, "method": "full", **result.metrics, "n_test_users": result.n_users,
+                    "seconds": result.seconds}
+        if package is None and self.method == "peel":
+            from elasticrec.peel.quality import packages_quality
+
+            per_user, info = packages_quality(self.embeddings, self.peel_state,
+                                              self.elastic_state.item_group, known, test,
+                                              self.budget_bytes(budget), ks)
+            metrics = {name: float(np.nanmean(v)) for name, v in per_user.items()}
+            return {**record, "budget_bytes": self.budget_bytes(budget), **metrics,
+                    "n_test_users": int(np.isfinite(next(iter(per_user.values()))).sum()),
+                    **info}
+        if package is None:
+            package = self.export_bundle(budget, dtype=dtype)
+        pkg = (runtime.load_bytes(package) if isinstance(package, bytes)
+               else runtime.load(package))
+        where = "the package" if isinstance(package, bytes) else str(package)
+        if pkg.manifest.dataset_fingerprint != self.config["dataset_fingerprint"]:
+            raise ElasticrecError(f"{where} was not built from the data of {self.path} "
+                                  f"(dataset fingerprint {pkg.manifest.dataset_fingerprint} "
+                                  f"!= {self.config['dataset_fingerprint']})")
+        result = evaluate_package(pkg, known, test, ks)
+        return {**record, "method": pkg.manifest.method,
+                "package_bytes": len(package) if isinstance(package, bytes)
+                else Path(package).stat().st_size,
+                "device_bytes": device_bytes(pkg.manifest), **result.metrics,
+                "n_test_users": result.n_users, "seconds": result.seconds}
+
+    # --- serving on the server -------------------------------------------------------------
+    def recommend(self, users, k: int = 20, *, exclude_seen: bool = True,
+                  data_dir: str | os.PathLike | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``k`` items for each of ``users`` (ids as in the source data), best first:
+        ``(items, scores)``, each of shape ``(len(users), k)``; items a user saw in training
+        are left out unless ``exclude_seen=False`` (rows are padded with -1 / -inf when too
+        few items remain). PEEL runs score each user with their group's tables."""
+        rows = self._rows(users, self.user_ids, "user")
+        user_vectors, item_tables = self._scoring_tables(rows)
+        scores = np.empty((len(rows), len(self.item_ids)), dtype=np.float32)
+        for table, mask in item_tables:
+            scores[mask] = user_vectors[mask] @ table.T
+        indptr = indices = None
+        if exclude_seen:
+            seen = self.data(data_dir=data_dir).known.to_csr()[rows]
+            indptr, indices = seen.indptr, seen.indices
+        best = top_k(scores, _k(k), exclude_indptr=indptr, exclude_indices=indices)
+        picked = np.take_along_axis(scores, np.maximum(best, 0), axis=1)
+        return _label(self.item_ids, best), np.where(best >= 0, picked, -np.inf)
+
+    def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items most similar to each of ``items`` by the cosine of their final
+        embeddings (the item itself left out): ``(items, similarities)``."""
+        rows = self._rows(items, self.item_ids, "item")
+        table = self.embeddings.item.astype(np.float32)
+        norms = np.linalg.norm(table, axis=1, keepdims=True)
+        unit = table / np.maximum(norms, np.finfo(np.float32).tiny)
+        sims = unit[rows] @ unit.T
+        best = top_k(sims, _k(k), exclude_indptr=np.arange(len(rows) + 1),
+                     exclude_indices=rows)
+        picked = np.take_along_axis(sims, np.maximum(best, 0), axis=1)
+        return _label(self.item_ids, best), np.where(best >= 0, picked, -np.inf)
+
+    # --- device packages -------------------------------------------------------------------
+    def export_detailed(self, budget: Budget, *, user=None, history: Sequence | None = None,
+                        dtype: str | None = None, strategy: str = "search", seed: int = 0,
+                        released_search: bool = False, bundle: bool = False) -> Exported:
+        """``export``'s package with a summary of what ships and how it was chosen."""
+        if (user is None and history is None) != bundle:
+            raise ElasticrecError("give user= or history= for a device package, or ask for "
+                                  "the every-user bundle (export_bundle), not both")
+        request = ExportRequest(
+            self.budget_bytes(budget),
+            user_row=None if user is None else int(self._rows([user], self.user_ids,
+                                                               "user")[0]),
+            history_rows=None if history is None else self._rows(history, self.item_ids,
+                                                                 "history item"),
+            value_dtype=dtype or "float32", strategy=strategy, seed=seed,
+            released_search=released_search)
+        return export(self.method, self.embeddings, request, elastic=self.elastic_state,
+                      peel=self.peel_state)
+
+    def export(self, budget: Budget, *, user=None, history: Sequence | None = None,
+               dtype: str | None = None, strategy: str = "search", seed: int = 0,
+               released_search: bool = False) -> bytes:
+        """The device package of ``user`` (their id in the source data) or of a new user
+        with the item ids ``history``, within ``budget`` bytes of the whole file (an int, or
+        ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``dtype``: item
+        value type (``float32`` default, ``float16``, ``int8``). RULE runs choose blocks by
+        ``strategy`` (``search``, ``greedy`` or ``random``; ``released_search`` for the
+        released search setting)."""
+        return self.export_detailed(budget, user=user, history=history, dtype=dtype,
+                                    strategy=strategy, seed=seed,
+                                    released_search=released_search).data
+
+    def export_bundle(self, budget: Budget, *, dtype: str | None = None,
+                      strategy: str = "search", seed: int = 0) -> bytes:
+        """The every-user evaluation bundle (not for PEEL runs, whose packages are per user
+        group): the selection for ``budget`` with every user's vector. It is larger than the
+        budget, which bounds each single-user package cut from it."""
+        return self.export_detailed(budget, dtype=dtype, strategy=strategy, seed=seed,
+                                    bundle=True).data
+
+    def export_all(self, budget: Budget, users: Sequence | None = None, *,
+                   out_dir: str | os.PathLike, dtype: str | None = None) -> list[Path]:
+        """One package per user (default: every user) as ``out_dir/user<ID>.erpkg``, each
+        within ``budget``; all are built before any is written."""
+        users = list(self.user_ids if users is None else users)
+        packages = [(user, self.export(budget, user=user, dtype=dtype)) for user in users]
+        out = Path(out_dir)
+        paths = []
+        for user, data in packages:
+            path = out / f"user{user}.erpkg"
+            write_bytes(path, data)
+            paths.append(path)
+        return paths
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _scoring_tables(self, rows: np.ndarray
+                        ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The user vectors of ``rows`` and the item tables that score them, each with the
+        mask of the rows it scores (PEEL: one gated table per user group)."""
+        if self.method != "peel":
+            return self.embeddings.user[rows], [(self.embeddings.item,
+                                                 np.ones(len(rows), dtype=bool))]
+        state, groups = self.peel_state, self.elastic_state.item_group
+        clusters = state.user_cluster[rows]
+        return state.user[rows], [
+            (gated_items(state.item[c], groups, state.weights[c]), clusters == c)
+            for c in np.unique(clusters)]
+
+    @staticmethod
+    def _rows(ids, known: np.ndarray, what: str) -> np.ndarray:
+        values = np.atleast_1d(np.asarray(ids, dtype=object))
+        if values.ndim != 1 or not len(values):
+            raise ElasticrecError(f"{what}s: give one id or a sequence of ids")
+        index = {str(x): i for i, x in enumerate(known)}
+        missing = [v for v in values if str(v) not in index]
+        if missing:
+            raise ElasticrecError(f"{what} {missing[0]!r} is not in this run "
+                                  f"({len(missing)} unknown of {len(values)})")
+        return np.array([index[str(v)] for v in values], dtype=np.int64)
+
+
+def load_run(path: str | os.PathLike, *, verify: bool = True) -> Run:
+    """Open a finished run folder (``verify``: check its files' sha256 against the record)."""
+    return Run(path, verify=verify)
+
+
+def _ids(labels: Sequence[str]) -> np.ndarray:
+    """Labels as an int64 array where each is the decimal form of an integer, else strings."""
+    labels = [str(x) for x in labels]
+    try:
+        ints = np.array([int(x) for x in labels], dtype=np.int64)
+    except (ValueError, OverflowError):
+        return np.array(labels, dtype=object)
+    if all(str(v) == x for v, x in zip(ints.tolist(), labels, strict=True)):
+        return ints
+    return np.array(labels, dtype=object)
+
+
+def _label(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    out = ids[np.maximum(rows, 0)]
+    if ids.dtype == object:
+        out = out.astype(object)
+        out[rows < 0] = None
+        return out
+    return np.where(rows >= 0, out, -1)
+
+
+def _ks(k) -> tuple[int, ...]:
+    ks = (k,) if isinstance(k, int | np.integer) else tuple(k)
+    if not ks or any(isinstance(x, bool) or not isinstance(x, int | np.integer) or x < 1
+                     for x in ks):
+        raise ElasticrecError(f"k={k!r}: cut-offs must be positive integers")
+    return tuple(sorted({int(x) for x in ks}))
+
+
+def _k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ElasticrecError(f"k={k!r}: give a positive integer")
+    return int(k)
