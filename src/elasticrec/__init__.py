@@ -33,6 +33,7 @@ _PUBLIC: dict[str, str] = {
     "option_names": "elasticrec.pipeline.options",
     "option_choices": "elasticrec.pipeline.options",
     "Exported": "elasticrec.pipeline.export",
+    "package_to_onnx": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
     "parse_budget": "elasticrec.budget.units",
     "parse_stream_budget": "elasticrec.budget.units",
@@ -80,6 +81,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "load_stream",
     "option_choices",
     "option_names",
+    "package_to_onnx",
     "parse_budget",
     "parse_stream_budget",
     "resolve_data_dir",
@@ -103,6 +105,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.embeddings import RunEmbeddings
     from elasticrec.errors import ElasticrecError
     from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+    from elasticrec.export.onnx import package_to_onnx
     from elasticrec.models.config import ModelConfig
     from elasticrec.peel.config import PeelConfig
     from elasticrec.pipeline.export import Exported

@@ -11,8 +11,7 @@ import importlib
 import os
 import sys
 
-from elasticrec.errors import ElasticrecError
-from elasticrec.version import __version__
+from elasticrec import ElasticrecError, __version__
 
 COMMANDS: dict[str, str] = {
     "datasets": "elasticrec.cli.datasets",

@@ -6,10 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from elasticrec.budget.units import format_bytes
-from elasticrec.format.manifest import BlockLayout, DenseLayout
-from elasticrec.format.sizes import byte_breakdown
-from elasticrec.runtime import load
+from elasticrec import format_bytes
+from elasticrec.runtime import BlockLayout, DenseLayout, byte_breakdown, load
 
 PARTS = {"length_field": "length field", "header": "header (manifest JSON, tensor index)",
          "user": "user vectors", "item_ids": "item id map", "values": "item values",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elasticrec.atomic import write_bytes
-from elasticrec.budget.units import format_bytes
+from elasticrec import format_bytes, write_bytes
 from elasticrec.runtime import load
 
 
@@ -20,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from elasticrec.export.onnx import package_to_onnx
+    from elasticrec import package_to_onnx
 
     model = package_to_onnx(load(args.file), k=args.k)
     data = model.SerializeToString()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elasticrec.atomic import write_bytes
-from elasticrec.budget.units import format_bytes, parse_budget
+from elasticrec import format_bytes, parse_budget, write_bytes
 from elasticrec.runtime import load, load_bytes, shrink
 
 

@@ -82,6 +82,14 @@ class StreamRun:
     def method(self) -> str:
         return self.summary["method"]
 
+    @property
+    def user_ids(self) -> list[str]:
+        """The users with a stored vector in the latest segment (ids as in the source data):
+        the users ``export`` can serve."""
+        meta, tables = read_tensors(self.path / TABLES_FILE, "finished `elasticrec stream`")
+        labels = meta.get("config", {}).get("user_labels", [])
+        return [labels[i] for i in tables["user_ids"]] if labels else []
+
     def tables(self) -> dict[str, np.ndarray]:
         """The latest segment's stored ragged tables (values, offsets and ids per table)."""
         return read_tensors(self.path / TABLES_FILE, "finished `elasticrec stream`")[1]

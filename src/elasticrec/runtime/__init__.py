@@ -12,7 +12,10 @@ torch nor scipy.
 """
 
 from elasticrec.format.errors import PackageError
+from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, RaggedLayout
+from elasticrec.format.sizes import byte_breakdown
 from elasticrec.runtime.package import Package, Recommendation, load, load_bytes
 from elasticrec.runtime.shrink import shrink
 
-__all__ = ["Package", "PackageError", "Recommendation", "load", "load_bytes", "shrink"]
+__all__ = ["BlockLayout", "DenseLayout", "Manifest", "Package", "PackageError", "RaggedLayout",
+           "Recommendation", "byte_breakdown", "load", "load_bytes", "shrink"]
