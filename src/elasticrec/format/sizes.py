@@ -48,3 +48,13 @@ def item_block_bytes(width: int, value_dtype: str, scale_mode: str) -> int:
     """Bytes one item's block of ``width`` values adds to a blocks-layout package: its values
     and, with per-block int8 scales, one float32 scale (the price RULE and PEEL pay)."""
     return width * value_itemsize(value_dtype) + 4 * (scale_mode == "block")
+
+
+def ragged_table_bytes(n_values: int, n_rows: int, *, value_dtype: str = "float32",
+                       offset_dtype: str = "I64") -> int:
+    """Bytes of one ragged table: ``n_values`` values in one flat buffer and ``n_rows + 1``
+    offsets (SCALL's stored tables use float32 values and int64 offsets)."""
+    from elasticrec.format.container import DTYPES
+
+    return (n_values * value_itemsize(value_dtype)
+            + (n_rows + 1) * DTYPES[offset_dtype].itemsize)

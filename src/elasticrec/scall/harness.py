@@ -26,6 +26,8 @@ import torch
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.sampling import BPRSampler
 from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+from elasticrec.format.manifest import value_itemsize
+from elasticrec.format.sizes import ragged_table_bytes
 from elasticrec.models.base import Recommender
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.factory import build_model
@@ -35,14 +37,15 @@ from elasticrec.scall.stream import StreamSegment, current_frequency
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.trainer import Trainer
 
-OFFSET_BYTES = 8
+VALUE_BYTES = value_itemsize("float32")  # a stored value, as the package format counts it
+OFFSET_BYTES = ragged_table_bytes(0, 0)  # a ragged table with no row: its one int64 offset
 K = 20
 
 
 def stored_bytes(user_sizes: np.ndarray, item_sizes: np.ndarray) -> int:
     """Ragged float32 values of both tables plus their int64 offsets."""
-    n_rows = int((user_sizes > 0).sum() + (item_sizes > 0).sum())
-    return 4 * int(user_sizes.sum() + item_sizes.sum()) + OFFSET_BYTES * (n_rows + 2)
+    return sum(ragged_table_bytes(int(sizes.sum()), int((sizes > 0).sum()))
+               for sizes in (user_sizes, item_sizes))
 
 
 def ragged_tables(table: np.ndarray, user_sizes: np.ndarray, item_sizes: np.ndarray
@@ -70,7 +73,7 @@ def table_bytes(tables: dict[str, np.ndarray]) -> int:
 
 def params_for_bytes(budget_bytes: int, n_rows: int) -> int:
     """The parameters a byte budget leaves once the offsets of ``n_rows`` rows are paid."""
-    return (budget_bytes - OFFSET_BYTES * (n_rows + 2)) // 4
+    return (budget_bytes - OFFSET_BYTES * (n_rows + 2)) // VALUE_BYTES
 
 
 def fitness(metrics: dict[str, float]) -> float:
