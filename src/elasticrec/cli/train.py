@@ -4,6 +4,7 @@ embeddings and performance estimator) and evaluate it on the test split."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from elasticrec.cli.common import (
@@ -116,6 +117,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from elasticrec.data.prepare import DataConfig
     from elasticrec.pipeline.fit import train_run
+    from elasticrec.train import distributed
 
     ks = tuple(sorted(set(args.ks)))
     rule = args.method in ("rule", "peel")
@@ -140,9 +142,11 @@ def run(args: argparse.Namespace) -> int:
         n_clusters=args.n_clusters, epochs=args.peel_epochs, lr=args.peel_lr,
         weight_lr=args.weight_lr, cost=args.cost, gate=args.gate, l2=args.l2,
         seed=args.seed) if args.method == "peel" else None
-    record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
-                       download=not args.no_download, resume=args.resume,
-                       monitor_test=args.monitor_test, progress=show_progress(), log=log,
-                       elastic=elastic, peel=peel, workers=args.workers)
-    print(format_table([record], ks))
+    with distributed.process_group(distributed.from_environment(os.environ)) as ctx:
+        record = train_run(args.out, data, model, train, data_dir=data_dir_from(args),
+                           download=not args.no_download, resume=args.resume,
+                           monitor_test=args.monitor_test, progress=show_progress(), log=log,
+                           elastic=elastic, peel=peel, workers=args.workers, distributed=ctx)
+    if ctx.is_writer:
+        print(format_table([record], ks))
     return 0

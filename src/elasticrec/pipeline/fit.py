@@ -37,6 +37,7 @@ from elasticrec.peel.export import personalised_metrics
 from elasticrec.peel.personalise import personalise
 from elasticrec.peel.state import save_peel
 from elasticrec.train.config import TrainConfig
+from elasticrec.train.distributed import SINGLE, DistContext
 from elasticrec.train.trainer import Trainer
 from elasticrec.version import __version__
 
@@ -72,6 +73,7 @@ def train_run(
     elastic: ElasticConfig | None = None,
     peel: PeelConfig | None = None,
     workers: int = 1,
+    distributed: DistContext = SINGLE,
 ) -> dict:
     """Train, save the final embeddings, evaluate on the test split; return the result record.
 
@@ -81,10 +83,13 @@ def train_run(
     estimator is fitted on validation labels and saved beside the embeddings. With ``peel``
     as well, PEEL's personalisation follows: users clustered, each group's tables and block
     weights refined on its own events (``workers`` processes), saved as ``peel.safetensors``.
+    Under ``distributed`` every process of the job calls this; rank 0 alone logs, writes the
+    run folder and returns the record, the others return ``{}``.
     """
     if peel is not None and elastic is None:
         raise ValueError("PEEL personalises an elastic model: give an ElasticConfig too")
     run_dir = Path(run_dir)
+    log = log if distributed.is_writer else (lambda _msg: None)
     torch.manual_seed(train_config.seed)
     t0 = time.perf_counter()
     data = prepare(data_config, data_dir, download=download)
@@ -103,7 +108,8 @@ def train_run(
         if data.valid is None:
             raise ValueError("a RULE run needs a validation split to label block "
                              "configurations: set valid_ratio > 0 (--valid-ratio)")
-    _write_or_check_config(run_dir, config, resume)
+    if distributed.is_writer:
+        _write_or_check_config(run_dir, config, resume)
     log(f"{data.name}: {data.train.n_users} users, {data.train.n_items} items, "
         f"{len(data.train)} training events, {len(data.test)} test events "
         f"(prepared in {time.perf_counter() - t0:.1f}s)")
@@ -118,28 +124,33 @@ def train_run(
         validate=ranking_evaluator(data.train, data.valid, ks) if data.valid else None,
         monitors={"test": ranking_evaluator(data.known, data.test, ks)} if monitor_test else None,
         run_dir=run_dir, progress=progress, log=log, objective=objective,
+        distributed=distributed,
     )
     fit = trainer.fit(resume=resume)
     users, items = model.final_embeddings()
-    save_embeddings(run_dir, RunEmbeddings(
-        user=users.numpy(), item=items.numpy(), dataset=data.name,
-        dataset_fingerprint=data.fingerprint, model=model_config.model,
-        user_labels=_labels(data.train.user_labels, data.train.n_users),
-        item_labels=_labels(data.train.item_labels, data.train.n_items),
-    ))
-    test = _test_result(data, users.numpy(), items.numpy(), ks)
+    if distributed.is_writer:
+        save_embeddings(run_dir, RunEmbeddings(
+            user=users.numpy(), item=items.numpy(), dataset=data.name,
+            dataset_fingerprint=data.fingerprint, model=model_config.model,
+            user_labels=_labels(data.train.user_labels, data.train.n_users),
+            item_labels=_labels(data.train.item_labels, data.train.n_items),
+        ))
+    test = _test_result(data, users.numpy(), items.numpy(), ks) if distributed.is_writer else None
     extra = {}
     if elastic is not None:
         state = fit_rule_estimator(elastic, users.numpy(), items.numpy(), item_group,
                                    data.train.to_csr(), data.valid.to_csr(),
-                                   seed=train_config.seed, log=log)
-        save_elastic(run_dir, state)
+                                   seed=train_config.seed, log=log, distributed=distributed)
+        if distributed.is_writer:
+            save_elastic(run_dir, state)
         extra = {"estimator": state.report, "block_similarity": mean_block_similarity(
             items, elastic.n_blocks), "elastic": elastic.to_json()}
     if peel is not None:
         peel_state = personalise(peel, users.numpy(), items.numpy(), item_group,
                                  elastic.n_groups, elastic.n_blocks, data.train,
-                                 workers=workers, log=log)
+                                 workers=workers, log=log, distributed=distributed)
+        if not distributed.is_writer:  # rank 0 holds the gathered groups
+            return {}
         save_peel(run_dir, peel_state)
         personal = personalised_metrics(peel_state, item_group, data.known.to_csr(),
                                         data.test.to_csr(), ks)
@@ -147,6 +158,8 @@ def train_run(
                      personalised={k: personal[k] for k in sorted(personal)})
         log("PEEL, every block, each user with their group's tables: " + ", ".join(
             f"{k} {v:.4f}" for k, v in sorted(personal.items())))
+    if not distributed.is_writer:
+        return {}
     record = {
         "dataset": data.name,
         "model": model_config.model,
