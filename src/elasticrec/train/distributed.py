@@ -203,7 +203,7 @@ def data_parallel(ctx: DistContext, module: nn.Module) -> nn.Module:
     gradients over the ranks (construction also copies rank 0's parameters to every rank)."""
     if not ctx.is_distributed:
         return module
-    return nn.parallel.DistributedDataParallel(module, broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(module)
 
 
 def _int(env: Mapping[str, str], name: str, default: str | None = None) -> int:
