@@ -8,9 +8,11 @@ from elasticrec.data.sampling import BPRSampler, Shard, batch_share
 from elasticrec.train.distributed import (
     SINGLE,
     DistContext,
+    PeerFailure,
     all_gather_objects,
     all_mean,
     broadcast_object,
+    collectives,
     from_environment,
     gather_objects,
     owners,
@@ -117,3 +119,15 @@ def test_ranks_draw_their_share_of_each_user_uniform_batch():
 def test_shard_checks_its_rank():
     with pytest.raises(ValueError, match="rank=2 is not in"):
         Shard(2, 2, shared_generator(0))
+
+
+def test_a_lost_peer_becomes_one_line_and_other_errors_pass_through():
+    ctx = DistContext(rank=0, world_size=2)
+    with pytest.raises(PeerFailure, match=r"^rank 0 of 2: training: another process of the job "
+                       r"failed \(Read error \[127.0.0.1\]:1: Connection reset by peer\); "
+                       r"restart the job with --resume"):
+        with collectives(ctx, "training"):
+            raise RuntimeError("[/src/gloo/transport/tcp/pair.cc:537] Read error "
+                               "[127.0.0.1]:1: Connection reset by peer. This is typically")
+    with pytest.raises(RuntimeError, match=r"^a bug$"), collectives(ctx, "training"):
+        raise RuntimeError("a bug")

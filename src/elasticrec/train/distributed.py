@@ -24,6 +24,7 @@ so, and that ``--resume`` continues from the last checkpoint.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,7 +123,9 @@ def collectives(ctx: DistContext, what: str) -> Iterator[None]:
     """Turn a failed collective inside the block into ``PeerFailure`` naming ``what``."""
     try:
         yield
-    except dist.DistError as exc:
+    except RuntimeError as exc:  # DistError is one; DDP's all-reduce in backward raises plain
+        if not (isinstance(exc, dist.DistError) or _is_transport_error(exc)):
+            raise
         raise PeerFailure(f"rank {ctx.rank} of {ctx.world_size}: {what}: another process of "
                           f"the job failed ({_first_line(exc)}); restart the job with --resume "
                           "to continue from the last checkpoint") from exc
@@ -214,6 +217,14 @@ def _int(env: Mapping[str, str], name: str, default: str | None = None) -> int:
         raise ValueError(f"{name}={raw!r} is not an integer") from None
 
 
+def _is_transport_error(exc: BaseException) -> bool:
+    """A RuntimeError from the communication layer (gloo's transport), not from our code."""
+    text = str(exc)
+    return "gloo" in text or "Connection reset" in text or "Connection closed" in text
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The first sentence of the message, without gloo's leading source location."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip())
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text.split(". ")[0]
