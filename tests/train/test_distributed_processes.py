@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from safetensors import safe_open
 from safetensors.numpy import load_file
 
 import elasticrec
@@ -90,6 +91,11 @@ def epochs_of(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+def checkpoint_epoch(run: Path) -> int:
+    with safe_open(str(run / "checkpoint.safetensors"), framework="np") as fh:
+        return json.loads(fh.metadata()["elasticrec"])["state"]["epoch"]
+
+
 @pytest.fixture(scope="module")
 def two_ranks(events_csv, tmp_path_factory):
     """An uninterrupted 2-process run and its launch's output."""
@@ -155,8 +161,8 @@ def test_a_killed_rank_fails_the_job_and_resume_continues_it_exactly(
     os.kill(victim, signal.SIGKILL)
     code, _, err = finish(proc)
     assert code != 0, "the job went on without rank 1"
-    stopped_at = len(epochs_of(run))
-    assert stopped_at < EPOCHS, "the run ended before rank 1 was killed"
+    stopped_at = checkpoint_epoch(run)
+    assert 1 <= stopped_at < EPOCHS, "the run ended before rank 1 was killed"
 
     code, _, err = finish(torchrun([*train_args(events_csv, run), "--resume"]))
     assert code == 0, err[-3000:]
@@ -167,6 +173,27 @@ def test_a_killed_rank_fails_the_job_and_resume_continues_it_exactly(
     ours, theirs = (load_file(str(r / "embeddings.safetensors")) for r in (run, straight))
     for name in theirs:
         np.testing.assert_array_equal(ours[name], theirs[name])
+
+
+def test_peel_trains_on_two_processes_and_exports(events_csv, tmp_path, capsys):
+    """RULE's elastic training, labels and estimator, then PEEL's groups, all on 2 ranks."""
+    run = tmp_path / "peel"
+    code, out, err = finish(torchrun([
+        "train", "--dataset", str(events_csv), "--model", "mf", "--method", "peel", "--out",
+        str(run), "--epochs", "3", "--batch-size", "64", "--dim", "8", "--blocks", "4",
+        "--item-groups", "4", "--label-configs", "12", "--eval-every", "0", "--clusters", "3",
+        "--peel-epochs", "1"]))
+    assert code == 0, err[-3000:]
+    assert out.count("peel") == 1 and err.count("PEEL: 3 user groups") == 1
+    result = json.loads((run / "result.json").read_text())
+    assert result["peel_report"]["ranks"] == 2 and result["estimator"]["n_labelled"] == 12
+    assert RUN_FILES - {"best.safetensors"} | {"elastic.safetensors", "peel.safetensors"} == {
+        p.name for p in run.iterdir()}
+    package = tmp_path / "u7.erpkg"
+    assert main(["export", str(run), "--budget", "3000", "--user", "u7", "--out",
+                 str(package)]) == 0
+    capsys.readouterr()
+    assert 0 < package.stat().st_size <= 3000
 
 
 # PEEL's groups and RULE's labels: the same inputs in every process, and in this one.
