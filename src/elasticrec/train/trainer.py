@@ -215,6 +215,9 @@ class Trainer:
         if not ctx.is_writer:
             return
         full_state = {**state, "rng": rng.bit_generator.state, "config": self.config.to_json()}
+        objective_rng = self._objective_generator()
+        if objective_rng is not None:  # the elastic objective's block subsets
+            full_state["objective_rng"] = objective_rng.get_state().tolist()
         if shard is not None:
             full_state.update(world_size=ctx.world_size, rank_rngs=rank_rngs,
                               shared_rng=shard.shared.bit_generator.state)
@@ -251,8 +254,18 @@ class Trainer:
         if shard is not None:
             shard.shared.bit_generator.state = shared_rng
         del state["rng"]
+        objective_rng, saved_objective_rng = self._objective_generator(), state.pop(
+            "objective_rng", None)
+        if objective_rng is not None and saved_objective_rng is not None:
+            objective_rng.set_state(torch.tensor(saved_objective_rng, dtype=torch.uint8))
         self.log(f"resumed from epoch {state['epoch']}")
         return state
+
+    def _objective_generator(self) -> torch.Generator | None:
+        """The objective's own generator, if it has one (RULE's block subsets): it is part
+        of the state a resumed run must continue from."""
+        gen = getattr(self.objective, "generator", None)
+        return gen if isinstance(gen, torch.Generator) else None
 
     def _load(self, history: list[dict]) -> dict:
         """The checkpoint into the model and optimiser; its trainer state; ``history`` with
