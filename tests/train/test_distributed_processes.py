@@ -41,9 +41,9 @@ SRC = Path(elasticrec.__file__).resolve().parents[1]
 LAUNCH_SECONDS = 240  # a launch that hangs fails its test rather than the suite
 EPOCHS = 12
 # Tolerances of a 2-process run against 1 process with the same total batch (64 = 2 x 32).
-# Measured on this data: 3 seeds of 1 process spread 0.012 in ndcg@20 and 0.046 in an epoch's
-# loss; halving the batch (the mistake of giving each rank the whole batch, or of summing the
-# gradients instead of averaging them) moves an epoch's loss by more than 0.15.
+# Set from `python -m benchmarks.scaling run` (docs/results/scaling.md, tolerance): above the
+# spread of 3 seeds of 1 process, below the effect of halving the batch (the mistake of giving
+# each rank the whole batch, or of summing the gradients instead of averaging them).
 NDCG_TOLERANCE = 0.03
 LOSS_TOLERANCE = 0.07
 RUN_FILES = {"config.json", "metrics.jsonl", "checkpoint.safetensors", "best.safetensors",
@@ -68,13 +68,14 @@ def train_args(csv: Path, out: Path, batch: int = 64) -> list[str]:
             "--valid-ratio", "0.1", "--eval-every", "3", "--patience", "0"]
 
 
-def torchrun(args: list[str]) -> subprocess.Popen:
+def torchrun(args: list[str], launch: tuple[str, ...] = ("--standalone", "--nproc-per-node",
+                                                          "2")) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH"))
                                          if p)}
-    return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                             "--nproc-per-node", "2", "-m", "elasticrec", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", *launch, "-m",
+                             "elasticrec", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -98,10 +99,15 @@ def checkpoint_epoch(run: Path) -> int:
 
 @pytest.fixture(scope="module")
 def two_ranks(events_csv, tmp_path_factory):
-    """An uninterrupted 2-process run and its launch's output."""
+    """An uninterrupted 2-process run launched as on two machines (two torchrun agents, one
+    process each, static rendezvous on 127.0.0.1), and node 0's output."""
     run = tmp_path_factory.mktemp("ddp") / "run"
-    code, out, err = finish(torchrun(train_args(events_csv, run)))
-    assert code == 0, err[-3000:]
+    node = ("--nnodes", "2", "--nproc-per-node", "1", "--master-addr", "127.0.0.1",
+            "--master-port", str(_free_port()), "--node-rank")
+    nodes = [torchrun(train_args(events_csv, run), (*node, str(r))) for r in (0, 1)]
+    (code0, out, err0), (code1, out1, err1) = (finish(p) for p in nodes)
+    assert code0 == code1 == 0, err0[-3000:] + err1[-3000:]
+    assert out1 == ""  # rank 1, alone on node 1, prints nothing
     return run, out
 
 
