@@ -35,6 +35,9 @@ _PUBLIC: dict[str, str] = {
     "Exported": "elasticrec.pipeline.export",
     "package_to_onnx": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
+    "DistContext": "elasticrec.train.distributed",
+    "from_environment": "elasticrec.train.distributed",
+    "process_group": "elasticrec.train.distributed",
     "parse_budget": "elasticrec.budget.units",
     "parse_stream_budget": "elasticrec.budget.units",
     "format_bytes": "elasticrec.budget.units",
@@ -61,6 +64,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "DATASETS",
     "DataConfig",
     "Dataset",
+    "DistContext",
     "ElasticConfig",
     "ElasticrecError",
     "Exported",
@@ -76,6 +80,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "evaluate_ranking",
     "fit",
     "format_bytes",
+    "from_environment",
     "load_dataset",
     "load_run",
     "load_stream",
@@ -84,6 +89,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "package_to_onnx",
     "parse_budget",
     "parse_stream_budget",
+    "process_group",
     "resolve_data_dir",
     "runtime",
     "score_fn_from_embeddings",
@@ -114,6 +120,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.pipeline.run import Run, load_run
     from elasticrec.pipeline.stream import StreamRun, load_stream, stream
     from elasticrec.train.config import TrainConfig
+    from elasticrec.train.distributed import DistContext, from_environment, process_group
 
 
 def __getattr__(name: str):

@@ -162,10 +162,10 @@ def test_a_run_folder_states_what_it_is(runs, tmp_path):
         last = fh.read(1)
         fh.seek(-1, 2)
         fh.write(bytes([last[0] ^ 1]))
-    with pytest.raises(elasticrec.ElasticrecError, match="elastic.safetensors: its sha256"):
+    with pytest.raises(elasticrec.ElasticrecError, match=r"elastic\.safetensors: its sha256"):
         elasticrec.load_run(copy)
     (copy / "elastic.safetensors").unlink()
-    with pytest.raises(elasticrec.ElasticrecError, match="elastic.safetensors: missing"):
+    with pytest.raises(elasticrec.ElasticrecError, match=r"elastic\.safetensors: missing"):
         elasticrec.load_run(copy)
     (copy / "run.json").unlink()
     with pytest.raises(elasticrec.ElasticrecError, match="unfinished run"):

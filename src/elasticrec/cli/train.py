@@ -4,6 +4,7 @@ embeddings and performance estimator) and evaluate it on the test split."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import elasticrec
@@ -131,10 +132,13 @@ def fit_options(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    run = elasticrec.fit(args.dataset, model=args.model, method=args.method, out=args.out,
-                         data_dir=data_dir_from(args), download=not args.no_download,
-                         resume=args.resume, monitor_test=args.monitor_test,
-                         workers=args.workers, progress=show_progress(), log=log,
-                         **fit_options(args))
-    print(format_table([run.result], tuple(sorted(set(args.ks)))))
+    with elasticrec.process_group(elasticrec.from_environment(os.environ)) as ctx:
+        run = elasticrec.fit(args.dataset, model=args.model, method=args.method,
+                             out=args.out, data_dir=data_dir_from(args),
+                             download=not args.no_download, resume=args.resume,
+                             monitor_test=args.monitor_test, workers=args.workers,
+                             progress=show_progress(), log=log, distributed=ctx,
+                             **fit_options(args))
+    if run is not None:  # rank 0 (or the only process)
+        print(format_table([run.result], tuple(sorted(set(args.ks)))))
     return 0

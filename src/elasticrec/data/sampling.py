@@ -10,6 +10,11 @@ An epoch holds as many triples as there are training pairs. Two ways to draw the
 Negatives are uniform over the items the user never interacted with, drawn by vectorised
 rejection: draw for the whole batch, find collisions with the user's positives by binary
 search over sorted (user, item) keys, redraw only those.
+
+Across processes (``Shard``), every batch is split between the ranks (``batch_share``): each
+rank draws its part with its own generator, so that the ranks' parts together are a batch of
+the single-process size; in ``"pairs"`` mode the epoch's order of pairs comes from a generator
+that is the same on every rank, so that every pair is still drawn once per epoch.
 """
 
 from __future__ import annotations
@@ -21,6 +26,28 @@ from typing import Literal
 import numpy as np
 
 from elasticrec.data.interactions import Interactions
+
+
+@dataclass(frozen=True, eq=False)
+class Shard:
+    """This process's part of every batch: rank ``rank`` of ``world_size``."""
+
+    rank: int
+    world_size: int
+    shared: np.random.Generator  # the same stream on every rank: the order of pairs
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"Shard: rank={self.rank} is not in [0, {self.world_size})")
+
+
+def batch_share(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """(offset, count) of rank ``rank``'s part of a batch of ``n``: the first ``n % world_size``
+    ranks take one more; a rank left with nothing repeats one triple (every rank must step)."""
+    base, extra = divmod(n, world_size)
+    offset = rank * base + min(rank, extra)
+    count = base + (rank < extra)
+    return (offset % n, 1) if count == 0 else (offset, count)
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,24 +92,43 @@ class BPRSampler:
 
     def epoch(
         self, batch_size: int, rng: np.random.Generator,
-        mode: Literal["users", "pairs"] = "users",
+        mode: Literal["users", "pairs"] = "users", *, shard: Shard | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Batches of (users, positives, negatives), ``len(self)`` triples in all."""
+        """Batches of (users, positives, negatives), ``len(self)`` triples in all; with
+        ``shard``, this rank's part of each of those batches (``batch_share``)."""
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         if mode not in ("users", "pairs"):
             raise ValueError(f"sampling mode must be 'users' or 'pairs', got {mode!r}")
+        if shard is not None:
+            yield from self._shard_epoch(batch_size, rng, mode, shard)
+            return
         order = rng.permutation(len(self.user)) if mode == "pairs" else None
         for start in range(0, len(self.user), batch_size):
             n = min(batch_size, len(self.user) - start)
-            if order is not None:
-                idx = order[start : start + n]
-            else:
-                users = self.active[rng.integers(0, len(self.active), size=n)]
-                lo, hi = self.indptr[users], self.indptr[users + 1]
-                idx = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
+            idx = order[start : start + n] if order is not None else self._user_uniform(n, rng)
             users = self.user[idx]
             yield users, self.item[idx], self.negatives(users, rng)
+
+    def _shard_epoch(
+        self, batch_size: int, rng: np.random.Generator, mode: str, shard: Shard,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        order = shard.shared.permutation(len(self.user)) if mode == "pairs" else None
+        for start in range(0, len(self.user), batch_size):
+            n = min(batch_size, len(self.user) - start)
+            offset, count = batch_share(n, shard.rank, shard.world_size)
+            if order is not None:
+                idx = order[start + offset : start + offset + count]
+            else:
+                idx = self._user_uniform(count, rng)
+            users = self.user[idx]
+            yield users, self.item[idx], self.negatives(users, rng)
+
+    def _user_uniform(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Pair indices of ``n`` triples: a uniform active user, then one of their items."""
+        users = self.active[rng.integers(0, len(self.active), size=n)]
+        lo, hi = self.indptr[users], self.indptr[users + 1]
+        return lo + (rng.random(n) * (hi - lo)).astype(np.int64)
 
     def n_batches(self, batch_size: int) -> int:
         return -(-len(self.user) // batch_size)

@@ -1,5 +1,9 @@
 """RULE after training: label block configurations with the true validation metric, fit the
-performance estimator on most of them and measure it on the rest (METHODS.md 3.2)."""
+performance estimator on most of them and measure it on the rest (METHODS.md 3.2).
+
+Under ``distributed`` the labels, the costly part, are spread over the ranks: each labels a
+contiguous share of the configurations and every rank receives all of them, in order, so the
+estimator that follows is fitted on exactly the labels of one process."""
 
 from __future__ import annotations
 
@@ -21,21 +25,17 @@ from elasticrec.elastic.estimator import (
 )
 from elasticrec.elastic.labels import config_quality, label_users, sample_configs
 from elasticrec.elastic.state import ElasticState
+from elasticrec.train.distributed import SINGLE, DistContext, all_gather_objects
 
 
 def fit_rule_estimator(
     config: ElasticConfig, user: np.ndarray, item: np.ndarray, item_group: np.ndarray,
     train: sp.csr_matrix, valid: sp.csr_matrix, *, seed: int = 0,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, distributed: DistContext = SINGLE,
 ) -> ElasticState:
-    rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    configs = sample_configs(config.n_groups, config.n_blocks, config.label_configs, rng)
-    users = label_users(valid, config.label_users, rng)
-    log(f"labelling {len(configs)} block configurations with {config.label_metric} on "
-        f"{len(users)} validation users")
-    labels = config_quality(user, item, item_group, configs, train, valid, config.label_metric,
-                            users, rescale=config.rescale)
+    configs, users, labels = rule_labels(config, user, item, item_group, train, valid,
+                                         seed=seed, log=log, distributed=distributed)
     label_seconds = time.perf_counter() - t0
     state = fit_on_labels(config, item_group, configs, labels, seed=seed)
     report = {**state.report, "label_metric": config.label_metric, "label_users": len(users),
@@ -47,6 +47,29 @@ def fit_rule_estimator(
         f"({report['spearman_held_out_within_size']:.3f} within similar sizes); labels "
         f"{label_seconds:.0f}s, fit {report['fit_seconds']:.1f}s")
     return replace(state, report=report)
+
+
+def rule_labels(
+    config: ElasticConfig, user: np.ndarray, item: np.ndarray, item_group: np.ndarray,
+    train: sp.csr_matrix, valid: sp.csr_matrix, *, seed: int = 0,
+    log: Callable[[str], None] = print, distributed: DistContext = SINGLE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sampled configurations, the validation users and each configuration's label."""
+    rng = np.random.default_rng(seed)
+    configs = sample_configs(config.n_groups, config.n_blocks, config.label_configs, rng)
+    users = label_users(valid, config.label_users, rng)
+    log(f"labelling {len(configs)} block configurations with {config.label_metric} on "
+        f"{len(users)} validation users")
+
+    def quality(part: np.ndarray) -> np.ndarray:
+        return config_quality(user, item, item_group, part, train, valid, config.label_metric,
+                              users, rescale=config.rescale)
+
+    if not distributed.is_distributed:
+        return configs, users, quality(configs)
+    share = np.array_split(np.arange(len(configs)), distributed.world_size)
+    labels = all_gather_objects(distributed, quality(configs[share[distributed.rank]]))
+    return configs, users, np.concatenate(labels)
 
 
 def fit_on_labels(config: ElasticConfig, item_group: np.ndarray, configs: np.ndarray,

@@ -43,6 +43,7 @@ from elasticrec.pipeline import rundir
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.options import RunConfigs, make_configs
 from elasticrec.pipeline.run import Run
+from elasticrec.train.distributed import SINGLE, DistContext
 from elasticrec.train.trainer import Trainer
 from elasticrec.version import __version__
 
@@ -53,7 +54,7 @@ logger = logging.getLogger("elasticrec")
 def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path | None = None,
         data_dir: str | Path | None = None, download: bool = True, resume: bool = False,
         monitor_test: bool = False, workers: int = 1, progress: bool | None = None,
-        log: Log | None = None, **options) -> Run:
+        log: Log | None = None, distributed: DistContext = SINGLE, **options) -> Run | None:
     """Train a recommender on ``data`` and return the finished ``Run``.
 
     ``data``: a dataset name (``elasticrec datasets``), a CSV/TSV/Parquet file or a folder of
@@ -71,11 +72,16 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     validation for learning curves only (nothing is chosen on them); ``workers`` processes
     refine PEEL's groups. ``log`` receives progress lines (default: the ``elasticrec``
     logger); ``progress`` shows per-epoch bars (default: when stderr is a terminal).
+    Under torchrun every process calls ``fit`` with its ``distributed`` context
+    (``elasticrec.process_group(elasticrec.from_environment(os.environ))``): each draws its
+    share of every batch, rank 0 alone logs, writes the folder and returns the ``Run``; the
+    other ranks return ``None`` (docs/distributed.md).
 
     >>> run = elasticrec.fit(df, model="mf", epochs=20)           # doctest: +SKIP
     >>> package = run.export("10%", user=42)                     # doctest: +SKIP
     """
-    log = log or logger.info
+    log = (log or logger.info) if distributed.is_writer else (lambda _msg: None)
+    writer = distributed.is_writer
     progress = sys.stderr.isatty() if progress is None else progress
     columns = {k: options.get(k) for k in COLUMN_OPTIONS}
     source = data_source(data, columns)
@@ -89,7 +95,7 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
         keep = tempfile.TemporaryDirectory(prefix="elasticrec-run-")
         out = keep.name
     run_dir = Path(out)
-    saved = _check_out(run_dir, resume)
+    saved = _check_out(run_dir, resume) if writer or resume else None
     t0 = time.perf_counter()
     ds = source.load(None if data_dir is None else Path(data_dir), download=download,
                      columns={k: v for k, v in columns.items() if v is not None})
@@ -98,7 +104,9 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     if configs.elastic is not None and prepared.valid is None:
         raise ElasticrecError("a RULE or PEEL run needs a validation split to label block "
                               "configurations: set valid_ratio > 0 (--valid-ratio)")
-    if saved is not None:
+    if not writer:
+        pass  # rank 0 checked and writes the folder
+    elif saved is not None:
         for key in ("data", "model", "dataset_fingerprint", "method"):
             if saved.get(key) != config[key]:
                 raise ElasticrecError(f"{run_dir}: cannot resume: the {key} differs from the "
@@ -106,13 +114,15 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
         rundir.unseal(run_dir)
     else:
         rundir.write_config(run_dir, config)
-    if source.in_memory and saved is None:
+    if writer and source.in_memory and saved is None:
         rundir.save_dataset(run_dir, ds)
     log(f"{prepared.name}: {prepared.train.n_users} users, {prepared.train.n_items} items, "
         f"{len(prepared.train)} training events, {len(prepared.test)} test events "
         f"(prepared in {time.perf_counter() - t0:.1f}s)")
-    _train(run_dir, prepared, configs, resume=saved is not None, monitor_test=monitor_test,
-           workers=workers, progress=progress, log=log)
+    _train(run_dir, prepared, configs, resume=resume, monitor_test=monitor_test,
+           workers=workers, progress=progress, log=log, distributed=distributed)
+    if not writer:
+        return None
     rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
     rundir.seal(run_dir, config)
     return Run(run_dir, data=prepared, keep=keep)
@@ -132,9 +142,11 @@ def ranking_evaluator(
 
 
 def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bool,
-           monitor_test: bool, workers: int, progress: bool, log: Log) -> dict:
+           monitor_test: bool, workers: int, progress: bool, log: Log,
+           distributed: DistContext) -> dict:
     """Train, save the final embeddings and the method's state, evaluate on the test split;
-    write and return the result record."""
+    write and return the result record (rank 0; other ranks take part and return ``{}``)."""
+    writer = distributed.is_writer
     model_config, train_config = configs.model, configs.train
     elastic, peel = configs.elastic, configs.peel
     torch.manual_seed(train_config.seed)
@@ -149,28 +161,33 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
         validate=ranking_evaluator(data.train, data.valid, ks) if data.valid else None,
         monitors={"test": ranking_evaluator(data.known, data.test, ks)} if monitor_test else None,
         run_dir=run_dir, progress=progress, log=log, objective=objective,
+        distributed=distributed,
     )
     fit = trainer.fit(resume=resume)
     users, items = model.final_embeddings()
-    save_embeddings(run_dir, RunEmbeddings(
-        user=users.numpy(), item=items.numpy(), dataset=data.name,
-        dataset_fingerprint=data.fingerprint, model=model_config.model,
-        user_labels=_labels(data.train.user_labels, data.train.n_users),
-        item_labels=_labels(data.train.item_labels, data.train.n_items),
-    ))
-    test = _test_result(data, users.numpy(), items.numpy(), ks)
+    if writer:
+        save_embeddings(run_dir, RunEmbeddings(
+            user=users.numpy(), item=items.numpy(), dataset=data.name,
+            dataset_fingerprint=data.fingerprint, model=model_config.model,
+            user_labels=_labels(data.train.user_labels, data.train.n_users),
+            item_labels=_labels(data.train.item_labels, data.train.n_items),
+        ))
+    test = _test_result(data, users.numpy(), items.numpy(), ks) if writer else None
     extra = {}
     if elastic is not None:
         state = fit_rule_estimator(elastic, users.numpy(), items.numpy(), item_group,
                                    data.train.to_csr(), data.valid.to_csr(),
-                                   seed=train_config.seed, log=log)
-        save_elastic(run_dir, state)
+                                   seed=train_config.seed, log=log, distributed=distributed)
+        if writer:
+            save_elastic(run_dir, state)
         extra = {"estimator": state.report, "block_similarity": mean_block_similarity(
             items, elastic.n_blocks), "elastic": elastic.to_json()}
     if peel is not None:
         peel_state = personalise(peel, users.numpy(), items.numpy(), item_group,
                                  elastic.n_groups, elastic.n_blocks, data.train,
-                                 workers=workers, log=log)
+                                 workers=workers, log=log, distributed=distributed)
+        if not writer:  # rank 0 holds the gathered groups
+            return {}
         save_peel(run_dir, peel_state)
         personal = personalised_metrics(peel_state, item_group, data.known.to_csr(),
                                         data.test.to_csr(), ks)
@@ -178,6 +195,8 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
                      personalised={k: personal[k] for k in sorted(personal)})
         log("PEEL, every block, each user with their group's tables: " + ", ".join(
             f"{k} {v:.4f}" for k, v in sorted(personal.items())))
+    if not writer:
+        return {}
     record = {
         "dataset": data.name,
         "model": model_config.model,
