@@ -104,18 +104,8 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     if configs.elastic is not None and prepared.valid is None:
         raise ElasticrecError("a RULE or PEEL run needs a validation split to label block "
                               "configurations: set valid_ratio > 0 (--valid-ratio)")
-    if not writer:
-        pass  # rank 0 checked and writes the folder
-    elif saved is not None:
-        for key in ("data", "model", "dataset_fingerprint", "method"):
-            if saved.get(key) != config[key]:
-                raise ElasticrecError(f"{run_dir}: cannot resume: the {key} differs from the "
-                                      "one this run was started with")
-        rundir.unseal(run_dir)
-    else:
-        rundir.write_config(run_dir, config)
-    if writer and source.in_memory and saved is None:
-        rundir.save_dataset(run_dir, ds)
+    if writer:  # rank 0 checks and writes the folder
+        _open_folder(run_dir, config, saved, ds if source.in_memory else None)
     log(f"{prepared.name}: {prepared.train.n_users} users, {prepared.train.n_items} items, "
         f"{len(prepared.train)} training events, {len(prepared.test)} test events "
         f"(prepared in {time.perf_counter() - t0:.1f}s)")
@@ -237,6 +227,21 @@ def _config(configs: RunConfigs, fingerprint: str, *, in_memory: bool) -> dict:
     if configs.elastic is not None:
         config["elastic"] = configs.elastic.to_json()
     return config
+
+
+def _open_folder(run_dir: Path, config: dict, saved: dict | None, memory_dataset) -> None:
+    """Start the folder of a new run (its config, and the dataset when it came from memory),
+    or mark a resumed one unfinished once its config agrees with this call's."""
+    if saved is None:
+        rundir.write_config(run_dir, config)
+        if memory_dataset is not None:
+            rundir.save_dataset(run_dir, memory_dataset)
+        return
+    for key in ("data", "model", "dataset_fingerprint", "method"):
+        if saved.get(key) != config[key]:
+            raise ElasticrecError(f"{run_dir}: cannot resume: the {key} differs from the one "
+                                  "this run was started with")
+    rundir.unseal(run_dir)
 
 
 def _check_out(run_dir: Path, resume: bool) -> dict | None:
