@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+from elasticrec import evaluate_ranking, score_fn_from_embeddings
 
 GOWALLA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gowalla"
 N_USERS, N_ITEMS, N_TRAIN, N_TEST, DIM = 29_858, 40_981, 810_128, 217_242, 64

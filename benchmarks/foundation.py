@@ -13,7 +13,6 @@ Each sub-command measures one thing and upserts JSON records into
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -22,18 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import elasticrec
 from benchmarks import results
-from elasticrec.data.dataset import load_dataset
-from elasticrec.data.prepare import DataConfig, prepare
-from elasticrec.data.registry import DATASETS, resolve_data_dir
-from elasticrec.data.sampling import BPRSampler
-from elasticrec.embeddings import load_embeddings
-from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
-from elasticrec.models.config import ModelConfig
-from elasticrec.models.factory import build_model
-from elasticrec.pipeline.fit import read_config, train_run
-from elasticrec.train.config import TrainConfig
-from elasticrec.train.trainer import Trainer
 
 OUT = results.RESULTS_DIR / "foundation.json"
 KEY = ("benchmark", "dataset", "model", "batch_size")
@@ -50,22 +39,22 @@ PUBLISHED = {
 
 
 def data_dir(args: argparse.Namespace) -> Path:
-    return resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
+    return elasticrec.resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
                             os.environ.get("XDG_CACHE_HOME"))
 
 
 def cmd_train(args: argparse.Namespace) -> list[dict]:
     run_dir = Path(args.runs) / f"{args.dataset}-{args.model}"
-    record = train_run(
-        run_dir, DataConfig(dataset=args.dataset),
-        ModelConfig(model=args.model, dim=args.dim, n_layers=args.layers),
-        TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                    lr_decay=args.lr_decay, lr_min=args.lr_min, l2=args.l2,
-                    eval_every=args.eval_every, patience=0, seed=args.seed),
-        data_dir=data_dir(args), resume=args.resume, monitor_test=args.eval_every > 0,
+    run = elasticrec.fit(
+        args.dataset, model=args.model, out=run_dir, dim=args.dim, n_layers=args.layers,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
+        lr_min=args.lr_min, l2=args.l2, eval_every=args.eval_every, patience=0,
+        seed=args.seed, data_dir=data_dir(args), resume=args.resume,
+        monitor_test=args.eval_every > 0, progress=False,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
-    record["test_curve"] = test_curve(run_dir)
+    record = dict(run.result)
+    record["test_curve"] = test_curve(run.history)
     published = PUBLISHED.get((args.dataset, args.model))
     record.update(benchmark="train", run_dir=str(run_dir), torch_threads=torch.get_num_threads(),
                   **results.provenance())
@@ -75,42 +64,36 @@ def cmd_train(args: argparse.Namespace) -> list[dict]:
     return [record]
 
 
-def test_curve(run_dir: Path) -> list[list[float]]:
+def test_curve(history: list[dict]) -> list[list[float]]:
     """[epoch, recall@20, ndcg@20] at every test-monitoring epoch of a run (learning curve)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [[r["epoch"], r["test/recall@20"], r["test/ndcg@20"]] for r in rows
+    return [[r["epoch"], r["test/recall@20"], r["test/ndcg@20"]] for r in history
             if "test/recall@20" in r]
 
 
 def cmd_curves(_args: argparse.Namespace) -> list[dict]:
-    """Attach each training record's learning curve from its run directory's metrics."""
+    """Attach each training record's learning curve from its run's history."""
     records = [r for r in results.load(OUT) if r["benchmark"] == "train"]
     for r in records:
-        r["test_curve"] = test_curve(Path(r["run_dir"]))
+        r["test_curve"] = test_curve(elasticrec.load_run(r["run_dir"]).history)
     return records
 
 
 def cmd_epoch(args: argparse.Namespace) -> list[dict]:
-    """Seconds for one full training epoch (every training pair once) of each base model."""
-    data = prepare(DataConfig(dataset=args.dataset), data_dir(args))
-    sampler = BPRSampler.from_interactions(data.train)
+    """Seconds for one full training epoch (every training pair once) of each base model:
+    a one-epoch run's training time (its history), not counting the data, the model's
+    construction or the final evaluation."""
     out = []
     for model_name in args.models:
-        t0 = time.perf_counter()
-        model = build_model(ModelConfig(model=model_name), data.train, 0)
-        build_seconds = time.perf_counter() - t0
-        cfg = TrainConfig(epochs=1, batch_size=args.batch_size, eval_every=0)
-        fit = Trainer(model, sampler, cfg).fit()
-        rec = {"benchmark": "epoch", "dataset": data.name, "model": model_name,
-               "method": "full", "batch_size": args.batch_size, "seconds": fit.seconds,
-               "build_seconds": build_seconds, "threads": torch.get_num_threads(),
-               **results.provenance()}
+        run = elasticrec.fit(args.dataset, model=model_name, epochs=1,
+                             batch_size=args.batch_size, eval_every=0,
+                             data_dir=data_dir(args), progress=False, log=lambda _m: None)
+        seconds = run.history[0]["train_seconds"]
+        rec = {"benchmark": "epoch", "dataset": run.result["dataset"], "model": model_name,
+               "method": "full", "batch_size": args.batch_size, "seconds": seconds,
+               "threads": torch.get_num_threads(), **results.provenance()}
         if model_name == "lightgcn":
             rec["reference_seconds"] = REFERENCE_EPOCH_SECONDS
-            rec["speedup_vs_reference"] = REFERENCE_EPOCH_SECONDS / fit.seconds
+            rec["speedup_vs_reference"] = REFERENCE_EPOCH_SECONDS / seconds
         out.append(rec)
         print(rec, file=sys.stderr)
     return out
@@ -118,27 +101,27 @@ def cmd_epoch(args: argparse.Namespace) -> list[dict]:
 
 def cmd_eval(args: argparse.Namespace) -> list[dict]:
     """Full-ranking evaluation time over every test user of a trained run."""
-    config = read_config(Path(args.run))
-    data = prepare(DataConfig(**config["data"]), data_dir(args))
-    emb = load_embeddings(args.run)
-    known, test = data.known.to_csr(), data.test.to_csr()
+    run = elasticrec.load_run(args.run)
+    run.data(data_dir=data_dir(args))
     timings = []
     for _ in range(args.repeat):
-        res = evaluate_ranking(score_fn_from_embeddings(emb.user, emb.item), known, test, (20,))
-        timings.append(res.seconds)
-    return [{"benchmark": "eval", "dataset": data.name, "model": emb.model, "method": "full",
-             "batch_size": None, "n_users": res.n_users, "n_items": emb.item.shape[0],
-             "dim": emb.item.shape[1], "seconds": float(np.median(timings)),
-             "seconds_all": timings, **res.metrics, **results.provenance()}]
+        res = run.evaluate()
+        timings.append(res["seconds"])
+    n_items, dim = run.embeddings.item.shape
+    return [{"benchmark": "eval", "dataset": res["dataset"], "model": run.model,
+             "method": "full", "batch_size": None, "n_users": res["n_test_users"],
+             "n_items": n_items, "dim": dim, "seconds": float(np.median(timings)),
+             "seconds_all": timings, **{k: v for k, v in res.items() if "@" in k},
+             **results.provenance()}]
 
 
 def cmd_load(args: argparse.Namespace) -> list[dict]:
     out = []
-    for name in DATASETS:
+    for name in elasticrec.DATASETS:
         timings = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            ds = load_dataset(name, data_dir(args), download=False)
+            ds = elasticrec.load_dataset(name, data_dir(args), download=False)
             timings.append(time.perf_counter() - t0)
         n = len(ds.train) + (len(ds.test) if ds.test is not None else 0)
         out.append({"benchmark": "load", "dataset": name, "model": None, "method": None,

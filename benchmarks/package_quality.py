@@ -18,16 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import elasticrec
 from benchmarks import results
-from elasticrec import runtime
-from elasticrec.budget.selection import DenseSelection
-from elasticrec.budget.units import parse_budget
-from elasticrec.data.registry import resolve_data_dir
-from elasticrec.embeddings import load_embeddings
-from elasticrec.export.builder import BuildOptions, build, fit, write_package
-from elasticrec.export.evaluate import evaluate_package
-from elasticrec.format.sizes import device_bytes
-from elasticrec.pipeline.fit import rebuild_data
 
 OUT = results.RESULTS_DIR / "package_quality.json"
 KEY = ("dataset", "model", "method", "value_dtype", "budget")
@@ -43,30 +35,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budgets", nargs="+", default=["5%", "10%", "20%", "50%", "100%"])
     p.add_argument("--dtypes", nargs="+", default=["float32", "int8"])
     args = p.parse_args(argv)
-    data_dir = resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
-                                os.environ.get("XDG_CACHE_HOME"))
-    emb = load_embeddings(args.run)
-    data = rebuild_data(args.run, data_dir=data_dir)
-    known, test = data.known.to_csr(), data.test.to_csr()
-    n_items, dim = emb.item.shape
+    data_dir = elasticrec.resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
+                                           os.environ.get("XDG_CACHE_HOME"))
+    run = elasticrec.load_run(args.run)
+    if run.method != "full":
+        p.error(f"{args.run}: a {run.method} run; the dense baseline is measured on a run "
+                "trained with method full")
+    run.data(data_dir=data_dir)
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for dtype in args.dtypes:
             for share in args.budgets:
-                budget = parse_budget(share, full_table_bytes=n_items * dim * 4)
-                options = BuildOptions(value_dtype=dtype, method="dense-truncate")
+                budget = run.budget_bytes(share)
                 t0 = time.perf_counter()
-                selection = fit(emb, DenseSelection(dim), options, budget)
+                exported = run.export_detailed(share, dtype=dtype, bundle=True)
                 path = Path(tmp) / f"{dtype}-{share}.erpkg"
-                write_package(path, build(emb, selection, options, budget_bytes=budget))
-                pkg = runtime.load(path)
-                res = evaluate_package(pkg, known, test, (20,))
-                rec = {"dataset": data.name, "model": emb.model, "method": "dense-truncate",
-                       "value_dtype": dtype, "budget": share, "budget_bytes": budget,
-                       "device_bytes": device_bytes(pkg.manifest),
-                       "package_bytes": path.stat().st_size, "width": selection.width,
-                       **res.metrics, "seconds": time.perf_counter() - t0,
-                       **results.provenance()}
+                elasticrec.write_bytes(path, exported.data)
+                res = run.evaluate(package=path)
+                rec = {"dataset": res["dataset"], "model": run.model,
+                       "method": "dense-truncate", "value_dtype": dtype, "budget": share,
+                       "budget_bytes": budget, "device_bytes": res["device_bytes"],
+                       "package_bytes": res["package_bytes"], "width": exported.info["width"],
+                       **{k: v for k, v in res.items() if "@" in k},
+                       "seconds": time.perf_counter() - t0, **results.provenance()}
                 print(rec, file=sys.stderr, flush=True)
                 records.append(rec)
     merged = results.upsert(OUT, records, KEY)

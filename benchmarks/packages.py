@@ -37,14 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+import elasticrec
 from benchmarks.results import RESULTS_DIR, markdown_table, provenance, upsert
-from elasticrec import runtime
-from elasticrec.atomic import write_text
-from elasticrec.budget.selection import DenseSelection
-from elasticrec.embeddings import RunEmbeddings, load_embeddings
-from elasticrec.export.builder import BuildOptions, build, fit, plan, write_package
-from elasticrec.export.onnx import package_to_onnx
-from elasticrec.format.sizes import device_bytes
+from elasticrec import RunEmbeddings, package_to_onnx, runtime, write_bytes, write_text
 
 GOWALLA_TRAIN = Path(__file__).resolve().parents[2] / "shared/datasets/gowalla/train.txt"
 N_ITEMS, N_USERS, DIM, K = 40_981, 29_858, 64, 20
@@ -127,14 +122,14 @@ def measure(emb: RunEmbeddings, dtype: str, share: str, requests: list[np.ndarra
     share of the full float32 item table as text."""
     start = time.perf_counter()
     n_items, dim = emb.item.shape
-    options = BuildOptions(value_dtype=dtype, users=(0,), method="dense-truncate")
-    if share == "full":
-        budget = device_bytes(plan(emb, DenseSelection(dim), options))
+    if share == "full":  # the full-width package's own size: what a budget of all of it is
+        budget = len(elasticrec.export_embeddings(emb, 2 * n_items * dim * 4 + 2**20, user=0,
+                                                  dtype=dtype).data)
     else:
         budget = int(n_items * dim * 4 * float(share))
-    selection = fit(emb, DenseSelection(dim), options, budget)
+    exported = elasticrec.export_embeddings(emb, budget, user=0, dtype=dtype)
     path = tmp / f"{dtype}-{share}.erpk"
-    write_package(path, build(emb, selection, options, budget_bytes=budget))
+    write_bytes(path, exported.data)
     loads = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -145,7 +140,7 @@ def measure(emb: RunEmbeddings, dtype: str, share: str, requests: list[np.ndarra
     return {
         "budget": share if share == "full" else f"{float(share):.0%}",
         "budget_bytes": budget, "package_bytes": pkg.file_bytes,
-        "value_dtype": dtype, "width": selection.width, "n_items": pkg.n_items,
+        "value_dtype": dtype, "width": exported.info["width"], "n_items": pkg.n_items,
         "load_seconds": float(np.median(loads)), "p50_ms": p50, "p99_ms": p99,
         "onnx_p50_ms": onnx_p50, "onnx_p99_ms": onnx_p99, "k": K,
         "requests": len(requests), "peak_rss_bytes": peak_rss(path, requests[0]),
@@ -165,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
-    emb = load_embeddings(args.run) if args.run else random_run(rng)
+    emb = elasticrec.load_run(args.run).embeddings if args.run else random_run(rng)
     requests, source = histories(emb.item.shape[0], args.requests, rng)
     common = {"dataset": emb.dataset, "model": emb.model, "method": "dense-truncate",
               "embeddings": "trained" if args.run else "random", "histories": source,

@@ -31,30 +31,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+import elasticrec
 from benchmarks import results
-from elasticrec import runtime
-from elasticrec.budget.fit import BudgetExceeded
-from elasticrec.budget.units import parse_budget
-from elasticrec.data.registry import resolve_data_dir
-from elasticrec.elastic.search import Infeasible
-from elasticrec.elastic.select import rule_selection
-from elasticrec.elastic.state import load_elastic
-from elasticrec.embeddings import load_embeddings
-from elasticrec.eval.evaluate import evaluate_ranking
-from elasticrec.export.builder import BuildOptions, build
-from elasticrec.export.evaluate import package_score_fn
-from elasticrec.peel.config import PeelConfig
-from elasticrec.peel.export import group_embeddings, packages_quality
-from elasticrec.peel.personalise import personalise
-from elasticrec.peel.select import one_user, select_for_budget
-from elasticrec.peel.state import PeelState
-from elasticrec.pipeline.fit import rebuild_data
 
 OUT = results.RESULTS_DIR / "peel.json"
 KEY = ("benchmark", "dataset", "method", "budget")
@@ -68,72 +51,57 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+PEEL_DEFAULTS = elasticrec.PeelConfig()
+
+
 class Harness:
-    """One dataset's split, runs and budgets, and the per-user metrics of packages."""
+    """One dataset's runs and budgets, and the per-user metrics of packages."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.dataset = args.dataset
         self.runs = Path(args.runs) / args.dataset
-        data = rebuild_data(self.runs / "rule", data_dir=args.data_dir)
-        self.data = data
-        self.known, self.test = data.known.to_csr(), data.test.to_csr()
-        self.emb = load_embeddings(self.runs / "rule")
-        self.elastic = load_elastic(self.runs / "rule")
-        self.full_table = self.emb.item.shape[0] * FULL_DIM * 4
+        self.data_dir = args.data_dir
+        self.rule = elasticrec.load_run(self.runs / "rule")
+        self.rule.data(data_dir=self.data_dir)  # the split, checked against the run
 
     def budget(self, share: str) -> int:
-        return parse_budget(share, full_table_bytes=self.full_table)
+        return self.rule.budget_bytes(share)
 
-    def peel_state(self, run: str, n_clusters: int, epochs: int, cost: float) -> PeelState:
-        emb, elastic = load_embeddings(self.runs / run), load_elastic(self.runs / run)
-        cfg = PeelConfig(n_clusters=n_clusters, epochs=epochs, l2=2e-2, cost=cost)
-        return personalise(cfg, emb.user, emb.item, elastic.item_group, elastic.config.n_groups,
-                           elastic.config.n_blocks, self.data.train, log=log)
+    def peel_run(self, run: str, n_clusters: int, epochs: int, cost: float) -> elasticrec.Run:
+        """PEEL's personalisation of a trained RULE run (a temporary PEEL run)."""
+        base = self.rule if run == "rule" else elasticrec.load_run(self.runs / run)
+        base.data(data_dir=self.data_dir)
+        return base.personalise(n_clusters=n_clusters, peel_epochs=epochs, peel_l2=2e-2,
+                                cost=cost, log=log)
 
-    def peel_per_user(self, state: PeelState, share: str, target=None) -> tuple[dict, dict]:
+    def peel_per_user(self, peel: elasticrec.Run, share: str,
+                      split: str = "test") -> tuple[dict, dict]:
         """Per-user metrics (all groups) of PEEL group packages at ``share``, and timings."""
-        target = self.test if target is None else target
-        known = self.known if target is self.test else self.data.train.to_csr()
         budget = self.budget(share)
-        per_user, info = packages_quality(self.emb, state, self.elastic.item_group, known,
-                                          target, budget)
-        assert info["device_bytes"] <= budget
-        return per_user, info
+        res = peel.evaluate(budget=share, split=split, per_user=True)
+        assert res["device_bytes"] <= budget
+        timing = {k: res[k] for k in ("device_bytes", "select_ms_max", "select_ms_mean")}
+        return res["per_user"], timing
 
     def rule_per_user(self, share: str) -> dict:
-        budget = self.budget(share)
-        options = BuildOptions(method="rule-search")
-        selection, _ = rule_selection(self.emb, self.elastic, budget, options)
-        pkg = runtime.load_bytes(build(self.emb, selection, options, budget_bytes=budget))
-        res = evaluate_ranking(package_score_fn(pkg), self.known, self.test, (20,),
-                               per_user=True)
-        per_user = self.empty()
-        for k in per_user:
-            per_user[k][res.users] = res.per_user[k]
-        return per_user
-
-    def empty(self) -> dict[str, np.ndarray]:
-        """Per-user metric arrays over every user row, NaN for users not evaluated."""
-        return {k: np.full(self.test.shape[0], np.nan) for k in ("recall@20", "ndcg@20")}
+        return self.rule.evaluate(budget=share, per_user=True)["per_user"]
 
 
-def reselect_timing(h: Harness, state: PeelState, share: str, repeats: int = 9) -> dict:
+def reselect_timing(h: Harness, peel: elasticrec.Run, share: str, repeats: int = 9) -> dict:
     """Re-selection for a new budget (the weight sort and the exact fit), timed per group:
     the median of ``repeats`` runs, so that a burst of load on a shared machine does not
-    stand for the method; the slowest group's median and the median over groups."""
+    stand for the method; the slowest group's median and the median over groups. Each
+    run is a package export for one user of the group, whose ``select_seconds`` time the
+    selection alone."""
     medians = []
-    options = BuildOptions(method="peel")
-    for c in range(len(state.weights)):
-        rows = np.flatnonzero(state.user_cluster == c)
+    groups = peel.peel_state.user_cluster
+    for c in range(len(peel.peel_state.weights)):
+        rows = np.flatnonzero(groups == c)
         if not len(rows):
             continue
-        device = one_user(group_embeddings(h.emb, state, h.elastic.item_group, c, rows))
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            select_for_budget(device, state.weights[c], h.elastic.item_group, options,
-                              h.budget(share))
-            times.append((time.perf_counter() - t0) * 1000)
+        user = peel.user_ids[rows[0]]
+        times = [peel.export_detailed(share, user=user).info["select_seconds"] * 1000
+                 for _ in range(repeats)]
         medians.append(float(np.median(times)))
     return {"reselect_ms_max": max(medians), "reselect_ms_median": float(np.median(medians)),
             "reselect_repeats": repeats}
@@ -143,12 +111,12 @@ def cmd_reselect(args: argparse.Namespace) -> None:
     """Only the re-selection timing, at every level of the device grid."""
     h = Harness(args)
     c_best, cost = swept(args)
-    state = h.peel_state("rule", c_best, args.epochs, cost)
+    peel = h.peel_run("rule", c_best, args.epochs, cost)
     records = []
     for share in GRID:
         try:
-            timing = reselect_timing(h, state, share)
-        except BudgetExceeded as exc:
+            timing = reselect_timing(h, peel, share)
+        except elasticrec.ElasticrecError as exc:
             log(f"{share}: infeasible ({exc})")
             continue
         log(f"{share}: re-selection {timing['reselect_ms_median']:.2f} ms median over groups, "
@@ -170,21 +138,19 @@ SWEEP_BUDGETS = ("5%", "10%", "20%")
 def cmd_sweep(args: argparse.Namespace) -> None:
     """C user groups at the default cost, and the cost at the default C, on validation."""
     h = Harness(args)
-    valid = h.data.valid.to_csr()
-    default = PeelConfig()
+    default = PEEL_DEFAULTS
     grid = [(c, default.cost) for c in args.clusters]
     grid += [(default.n_clusters, cost) for cost in args.costs if cost != default.cost]
     records = []
     for c, cost in grid:
-        t0 = time.perf_counter()
-        state = h.peel_state("rule", c, args.epochs, cost)
+        peel = h.peel_run("rule", c, args.epochs, cost)
         rec = {"benchmark": "sweep", "dataset": h.dataset, "method": f"peel-C{c}-cost{cost}",
                "budget": "/".join(SWEEP_BUDGETS), "n_clusters": c, "cost": cost,
-               "refine_seconds": time.perf_counter() - t0}
+               "refine_seconds": peel.result["peel_report"]["seconds"]}
         for share in SWEEP_BUDGETS:
             try:
-                per_user, _ = h.peel_per_user(state, share, target=valid)
-            except BudgetExceeded:
+                per_user, _ = h.peel_per_user(peel, share, split="valid")
+            except elasticrec.ElasticrecError:
                 rec[f"valid_recall@20_{share}"] = float("nan")  # infeasible: not counted
                 continue
             rec[f"valid_recall@20_{share}"] = mean_of(per_user, "recall@20")
@@ -200,7 +166,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 def swept(args: argparse.Namespace) -> tuple[int, float]:
     """(C, cost): ``--clusters`` and the default cost if C is given, else the best of the
     sweep on validation (this dataset's, else any dataset's), else the library defaults."""
-    default = PeelConfig()
+    default = PEEL_DEFAULTS
     if args.clusters:
         return args.clusters[0], default.cost
     sweep = [r for r in results.load(args.results) if r["benchmark"] == "sweep"]
@@ -223,15 +189,14 @@ def cmd_run(args: argparse.Namespace) -> None:
         if not (h.runs / run / "result.json").is_file():
             log(f"{name}: skipped, no finished run {h.runs / run} (benchmarks.rule --ablation)")
             continue
-        t0 = time.perf_counter()
-        state = h.peel_state(run, c, args.epochs, cost)
-        refine_seconds = time.perf_counter() - t0
+        peel = h.peel_run(run, c, args.epochs, cost)
+        refine_seconds = peel.result["peel_report"]["seconds"]
         levels = GRID if name == "peel" else BUDGETS
         per_level[name] = {}
         for share in levels:
             try:
-                per_user, timing = h.peel_per_user(state, share)
-            except BudgetExceeded as exc:
+                per_user, timing = h.peel_per_user(peel, share)
+            except elasticrec.ElasticrecError as exc:
                 log(f"{name} {share}: infeasible ({exc})")
                 continue
             per_level[name][share] = per_user
@@ -244,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                    "cost": cost,
                    **timing}
             if name == "peel":
-                rec.update(group_spread(state, per_user))
+                rec.update(group_spread(peel.peel_state.user_cluster, per_user))
             log(f"{name:18s} {share:>4s} recall@20 {rec['recall@20']:.4f} "
                 f"(select {timing['select_ms_max']:.1f} ms max per group)")
             records.append(rec)
@@ -252,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     for share in GRID:
         try:
             per_level["rule"][share] = h.rule_per_user(share)
-        except Infeasible as exc:
+        except elasticrec.ElasticrecError as exc:
             log(f"rule {share}: infeasible ({exc})")
     for share in BUDGETS:
         if share not in per_level["rule"]:
@@ -267,10 +232,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     cmd_table(args)
 
 
-def group_spread(state: PeelState, per_user: dict) -> dict:
+def group_spread(user_group: np.ndarray, per_user: dict) -> dict:
     recall = per_user["recall@20"]
-    means = [float(np.nanmean(recall[state.user_cluster == c]))
-             for c in range(len(state.weights))]
+    means = [float(np.nanmean(recall[user_group == c]))
+             for c in range(int(user_group.max()) + 1)]
     return {"group_recall@20": means, "group_recall_min": min(means),
             "group_recall_max": max(means)}
 
@@ -408,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--runs", default="runs/rule")
         s.add_argument("--clusters", type=int, nargs="+", default=clusters,
                        help="sweep: the values of C; run: C (default: the sweep's best)")
-        s.add_argument("--epochs", type=int, default=PeelConfig().epochs)
+        s.add_argument("--epochs", type=int, default=PEEL_DEFAULTS.epochs)
         s.add_argument("--costs", type=float, nargs="+", default=[0.01, 0.3],
                        help="sweep: block-weight costs tried at the default C")
         s.set_defaults(func=func)
@@ -417,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     if args.cmd != "table":
-        args.data_dir = resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
-                                         os.environ.get("XDG_CACHE_HOME"))
+        args.data_dir = elasticrec.resolve_data_dir(args.data_dir,
+                                                    os.environ.get("ELASTICREC_DATA"),
+                                                    os.environ.get("XDG_CACHE_HOME"))
     args.func(args)
     return 0
 

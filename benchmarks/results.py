@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from elasticrec.atomic import write_text
+from elasticrec import write_bytes, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
 
@@ -139,10 +139,11 @@ def budget_curves(ax, rows: Sequence[dict], title: str) -> None:
 
 def save_figure(fig, path: Path) -> None:
     """Write a matplotlib figure as PNG atomically (a temporary file, then a rename)."""
-    from elasticrec.atomic import atomic_path
+    import io
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=120, format="png")
+    write_bytes(path, buffer.getvalue())
 
 
 @contextlib.contextmanager

@@ -37,31 +37,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import elasticrec
 from benchmarks import results
-from elasticrec import runtime
-from elasticrec.budget.selection import DenseSelection
-from elasticrec.budget.units import parse_budget
-from elasticrec.data.prepare import DataConfig
-from elasticrec.data.registry import resolve_data_dir
-from elasticrec.elastic.config import ElasticConfig
-from elasticrec.elastic.estimator import ESTIMATORS
-from elasticrec.elastic.search import SearchConfig
-from elasticrec.elastic.select import rule_selection
-from elasticrec.elastic.state import load_elastic
-from elasticrec.embeddings import load_embeddings
-from elasticrec.export.builder import BuildOptions, build, fit, write_package
-from elasticrec.export.evaluate import evaluate_package
-from elasticrec.format.sizes import device_bytes
-from elasticrec.models.config import ModelConfig
-from elasticrec.pipeline.fit import rebuild_data, train_run
-from elasticrec.train.config import TrainConfig
 
 OUT = results.RESULTS_DIR / "rule.json"
 KEY = ("benchmark", "dataset", "method", "budget")
 BUDGETS = ("5%", "10%", "20%", "50%")
 FULL_DIM = 64
-SEARCHES = {"rule-search": SearchConfig(), "rule-search-released": SearchConfig.released()}
+SEARCHES = {"rule-search": False, "rule-search-released": True}  # released_search
 RANDOM_SEEDS = (0, 1, 2)
+ESTIMATORS = elasticrec.option_choices()["estimator"]
 
 
 def log(msg: str) -> None:
@@ -71,135 +56,92 @@ def log(msg: str) -> None:
 ABLATIONS = ("no-diversity", "cosine")
 
 
-def recipe(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(epochs=args.epochs, batch_size=8192, lr=5e-3, lr_decay=0.95, l2=2e-2,
-                       eval_every=0, seed=0)
+def recipe(args: argparse.Namespace) -> dict:
+    """One BPR-MF recipe for every model: ``elasticrec.fit`` options."""
+    return dict(model="mf", epochs=args.epochs, batch_size=8192, lr=5e-3, lr_decay=0.95,
+                l2=2e-2, eval_every=0, seed=0, valid_ratio=0.1)
 
 
-def train(run_dir: Path, data: DataConfig, dim: int, args: argparse.Namespace,
-          elastic: ElasticConfig | None = None) -> dict:
-    """Train (or reuse a finished run in ``run_dir``) and return its result record."""
-    if (run_dir / "result.json").is_file():
-        import json
-
-        return json.loads((run_dir / "result.json").read_text())
+def train(run_dir: Path, dim: int, args: argparse.Namespace, method: str = "full",
+          **elastic) -> elasticrec.Run:
+    """Train (or reuse a finished run in ``run_dir``) and return it."""
+    if (run_dir / "run.json").is_file():
+        return elasticrec.load_run(run_dir)
     if run_dir.exists():
         import shutil
 
         shutil.rmtree(run_dir)  # an unfinished run from an interrupted benchmark
     log(f"training {run_dir}")
-    return train_run(run_dir, data, ModelConfig(model="mf", dim=dim), recipe(args),
-                     data_dir=args.data_dir, elastic=elastic, log=log)
-
-
-def relabel(run_dir: Path, args: argparse.Namespace) -> dict:
-    """Label and fit the estimator again on a finished run (the same embeddings), with the
-    current estimator code and defaults; updates the run's elastic file and result record."""
-    import json
-
-    from elasticrec.atomic import write_text
-    from elasticrec.elastic.rule import fit_rule_estimator
-    from elasticrec.elastic.state import save_elastic
-
-    log(f"relabelling {run_dir}")
-    data = rebuild_data(run_dir, data_dir=args.data_dir)
-    emb, old = load_embeddings(run_dir), load_elastic(run_dir)
-    cfg = ElasticConfig(**{**old.config.to_json(), "estimator": ElasticConfig().estimator})
-    state = fit_rule_estimator(cfg, emb.user, emb.item, old.item_group, data.train.to_csr(),
-                               data.valid.to_csr(), seed=0, log=log)
-    save_elastic(run_dir, state)
-    record = json.loads((run_dir / "result.json").read_text())
-    record["estimator"] = state.report
-    write_text(run_dir / "result.json", json.dumps(record, indent=2) + "\n")
-    return record
+    return elasticrec.fit(args.dataset, method=method, out=run_dir, data_dir=args.data_dir,
+                          dim=dim, log=log, progress=False, **recipe(args), **elastic)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.torch_threads)
     runs = Path(args.runs) / args.dataset
-    data_config = DataConfig(dataset=args.dataset, valid_ratio=0.1)
-    elastic = ElasticConfig(n_blocks=args.blocks, label_configs=args.label_configs,
-                            label_users=args.label_users)
+    elastic = dict(n_blocks=args.blocks, label_configs=args.label_configs,
+                   label_users=args.label_users)
     variants = {"rule": elastic}
     ablations = ABLATIONS if args.ablation == [] else (args.ablation or ())
     if "no-diversity" in ablations:  # the regulariser off
-        variants["rule-no-diversity"] = ElasticConfig(**{**elastic.to_json(), "diversity": 0.0})
+        variants["rule-no-diversity"] = {**elastic, "diversity": 0.0}
     if "cosine" in ablations:  # a bounded form strong enough to act
-        variants["rule-cosine"] = ElasticConfig(**{**elastic.to_json(), "diversity": 0.1,
-                                                   "diversity_form": "cosine"})
-    trained = {name: train(runs / name, data_config, FULL_DIM, args, cfg)
+        variants["rule-cosine"] = {**elastic, "diversity": 0.1, "diversity_form": "cosine"}
+    trained = {name: train(runs / name, FULL_DIM, args, "rule", **cfg)
                for name, cfg in variants.items()}
-    for name in variants:
-        if args.relabel or load_elastic(runs / name).label_configs is None:
-            trained[name] = relabel(runs / name, args)
-    trained["full"] = train(runs / "full", data_config, FULL_DIM, args)
-    records = [training_record(args.dataset, name, rec) for name, rec in trained.items()]
-    data = rebuild_data(runs / "rule", data_dir=args.data_dir)
-    known, test = data.known.to_csr(), data.test.to_csr()
-    emb = load_embeddings(runs / "rule")
-    full_table = emb.item.shape[0] * FULL_DIM * 4
+    trained["full"] = train(runs / "full", FULL_DIM, args)
+    records = [training_record(args.dataset, name, run.result) for name, run in trained.items()]
+    rule_run, full_run = trained["rule"], trained["full"]
 
-    def evaluate(path: Path, method: str, share: str, budget: int, **extra) -> dict:
-        pkg = runtime.load(path)
-        res = evaluate_package(pkg, known, test, (20,))
+    def evaluate(run: elasticrec.Run, package: bytes, method: str, share: str, budget: int,
+                 **extra) -> dict:
+        res = run.evaluate(package=package)
         rec = {"benchmark": "quality", "dataset": args.dataset, "model": "mf",
                "method": method, "budget": share, "budget_bytes": budget,
-               "device_bytes": device_bytes(pkg.manifest), **res.metrics, **extra}
+               "device_bytes": res["device_bytes"], "recall@20": res["recall@20"],
+               "ndcg@20": res["ndcg@20"], **extra}
         assert rec["device_bytes"] <= budget or share == "full", rec
         log(f"{method:24s} {share:>5s} recall@20 {rec['recall@20']:.4f} "
             f"ndcg@20 {rec['ndcg@20']:.4f} ({rec['device_bytes']:,} of {budget:,} bytes)")
         return rec
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        full_emb = load_embeddings(runs / "full")
-        path = tmp / "full.erpk"
-        options = BuildOptions(method="full")
-        write_package(path, build(full_emb, DenseSelection(FULL_DIM), options))
-        records.append(evaluate(path, "full", "full", device_bytes_of(path)))
-        for share in args.budgets:
-            budget = parse_budget(share, full_table_bytes=full_table)
-            # the same elastic model under four selections
-            for name in variants:
-                run_emb, state = load_embeddings(runs / name), load_elastic(runs / name)
-                strategies = [("rule-search", "search", 0)] if name != "rule" else (
-                    [(m, "search", 0) for m in SEARCHES] + [("rule-greedy", "greedy", 0)]
-                    + [("rule-random", "random", s) for s in RANDOM_SEEDS])
-                for method, strategy, seed in strategies:
-                    label = method if name == "rule" else name
-                    options = BuildOptions(method=label)
-                    selection, info = rule_selection(run_emb, state, budget, options,
-                                                     strategy=strategy, seed=seed,
-                                                     search=SEARCHES.get(method))
-                    path = tmp / f"{label}-{share}-{seed}.erpk"
-                    write_package(path, build(run_emb, selection, options, budget_bytes=budget))
-                    rec = evaluate(path, label, share, budget, estimate=info["estimate"],
-                                   blocks=info["blocks"], search_seconds=info["seconds"],
-                                   estimator_calls=info["estimator_calls"], seed=seed)
-                    records.append(rec)
-            # the full model cut to its first columns, and a model retrained at that width
-            options = BuildOptions(method="dense-truncate")
-            width = fit(full_emb, DenseSelection(FULL_DIM), options, budget).width
-            path = tmp / f"dense-{share}.erpk"
-            write_package(path, build(full_emb, DenseSelection(width), options, budget))
-            records.append(evaluate(path, "dense-truncate", share, budget, width=width))
-            uniform_dir = runs / f"uniform-{width}"
-            rec = train(uniform_dir, data_config, width, args)
-            records.append(training_record(args.dataset, f"uniform-{width}", rec))
-            uni_emb = load_embeddings(uniform_dir)
-            path = tmp / f"uniform-{share}.erpk"
-            write_package(path, build(uni_emb, DenseSelection(width),
-                                      BuildOptions(method="uniform-retrained"), budget))
-            records.append(evaluate(path, "uniform-retrained", share, budget, width=width,
-                                    train_seconds=rec["seconds"]))
-            records.append(export_timing(args, runs / "rule", share, budget, tmp))
+    # the full model: every position of every item (a budget no package reaches)
+    whole = full_run.export_detailed(2 * full_run.full_table_bytes + 2**20, bundle=True)
+    assert whole.info["width"] == FULL_DIM, whole.info
+    records.append(evaluate(full_run, whole.data, "full", "full", whole.info["device_bytes"]))
+    for share in args.budgets:
+        budget = rule_run.budget_bytes(share)
+        # the same elastic model under four selections
+        for name in variants:
+            strategies = [("rule-search", "search", 0)] if name != "rule" else (
+                [(m, "search", 0) for m in SEARCHES] + [("rule-greedy", "greedy", 0)]
+                + [("rule-random", "random", s) for s in RANDOM_SEEDS])
+            for method, strategy, seed in strategies:
+                label = method if name == "rule" else name
+                got = trained[name].export_detailed(share, strategy=strategy, seed=seed,
+                                                    released_search=SEARCHES.get(method, False),
+                                                    bundle=True)
+                info = got.info
+                records.append(evaluate(trained[name], got.data, label, share, budget,
+                                        estimate=info["estimate"], blocks=info["blocks"],
+                                        search_seconds=info["seconds"],
+                                        estimator_calls=info["estimator_calls"], seed=seed))
+        # the full model cut to its first columns, and a model retrained at that width
+        dense = full_run.export_detailed(share, bundle=True)
+        width = dense.info["width"]
+        records.append(evaluate(full_run, dense.data, "dense-truncate", share, budget,
+                                width=width))
+        uniform = train(runs / f"uniform-{width}", width, args)
+        records.append(training_record(args.dataset, f"uniform-{width}", uniform.result))
+        shipped = uniform.export_detailed(budget, bundle=True)
+        assert shipped.info["width"] == width, shipped.info
+        records.append(evaluate(uniform, shipped.data, "uniform-retrained", share, budget,
+                                width=width, train_seconds=uniform.result["seconds"]))
+        with tempfile.TemporaryDirectory() as tmp:
+            records.append(export_timing(args, rule_run, share, budget, Path(tmp)))
     records = [{**r, **results.provenance()} for r in records]
     results.upsert(args.results, records, KEY, replace_dataset=args.dataset)
     cmd_table(args)
-
-
-def device_bytes_of(path: Path) -> int:
-    return device_bytes(runtime.load(path).manifest)
 
 
 def training_record(dataset: str, name: str, rec: dict) -> dict:
@@ -220,13 +162,12 @@ def training_record(dataset: str, name: str, rec: dict) -> dict:
     return out
 
 
-def export_timing(args: argparse.Namespace, run_dir: Path, share: str, budget: int,
+def export_timing(args: argparse.Namespace, run: elasticrec.Run, share: str, budget: int,
                   tmp: Path) -> dict:
     """``elasticrec export --user`` in a fresh process: load, search, build, write."""
-    emb = load_embeddings(run_dir)
     out = tmp / f"export-{share}.erpk"
-    cmd = [sys.executable, "-m", "elasticrec", "export", str(run_dir), "--budget", share,
-           "--user", str(emb.user_labels[0]), "--out", str(out)]
+    cmd = [sys.executable, "-m", "elasticrec", "export", str(run.path), "--budget", share,
+           "--user", str(run.user_ids[0]), "--out", str(out)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
     seconds = time.perf_counter() - t0
@@ -239,11 +180,9 @@ def export_timing(args: argparse.Namespace, run_dir: Path, share: str, budget: i
 
 def cmd_export_timing(args: argparse.Namespace) -> None:
     """Only the end-to-end export timings, for a dataset whose runs exist."""
-    run_dir = Path(args.runs) / args.dataset / "rule"
-    full_table = load_embeddings(run_dir).item.shape[0] * FULL_DIM * 4
+    run = elasticrec.load_run(Path(args.runs) / args.dataset / "rule")
     with tempfile.TemporaryDirectory() as tmp:
-        records = [export_timing(args, run_dir, share,
-                                 parse_budget(share, full_table_bytes=full_table), Path(tmp))
+        records = [export_timing(args, run, share, run.budget_bytes(share), Path(tmp))
                    for share in args.budgets]
     results.upsert(args.results, [{**r, **results.provenance()} for r in records], KEY)
     cmd_table(args)
@@ -355,8 +294,6 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--ablation", nargs="*", choices=ABLATIONS, default=None,
                    help="also train the same model without the diversity regulariser "
                         "(no-diversity) and with its bounded cosine form (cosine); alone: both")
-    r.add_argument("--relabel", action="store_true",
-                   help="label and fit the estimators of finished RULE runs again")
     r.add_argument("--torch-threads", type=int, default=1)
     r.set_defaults(func=cmd_run)
     e = sub.add_parser("export-timing", help="time `elasticrec export` only")
@@ -368,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     t.set_defaults(func=cmd_table)
     args = p.parse_args(argv)
     if args.cmd == "run":
-        args.data_dir = resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
-                                         os.environ.get("XDG_CACHE_HOME"))
+        args.data_dir = elasticrec.resolve_data_dir(args.data_dir,
+                                                    os.environ.get("ELASTICREC_DATA"),
+                                                    os.environ.get("XDG_CACHE_HOME"))
     args.func(args)
     return 0
 

@@ -8,6 +8,7 @@ The public API (the CLI, the demo and the benchmarks use nothing else)::
     run.evaluate(budget="10%")                     # ... of what ships at 10%, on the runtime
     items, scores = run.recommend([42, 7], k=20)   # for users by their own ids
     package = run.export("10%", user=42)           # a device package: bytes within 10%
+    peel = run.personalise(n_clusters=4)           # RULE run -> PEEL run, no retraining
     run = elasticrec.load_run("runs/mine")         # a finished run folder, checked
     s = elasticrec.stream(events, budget="c=16", method="scall")   # -> StreamRun
 
@@ -33,6 +34,7 @@ _PUBLIC: dict[str, str] = {
     "option_names": "elasticrec.pipeline.options",
     "option_choices": "elasticrec.pipeline.options",
     "Exported": "elasticrec.pipeline.export",
+    "export_embeddings": "elasticrec.pipeline.export",
     "package_to_onnx": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
     "DistContext": "elasticrec.train.distributed",
@@ -78,6 +80,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "__version__",
     "dataset_status",
     "evaluate_ranking",
+    "export_embeddings",
     "fit",
     "format_bytes",
     "from_environment",
@@ -114,7 +117,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.export.onnx import package_to_onnx
     from elasticrec.models.config import ModelConfig
     from elasticrec.peel.config import PeelConfig
-    from elasticrec.pipeline.export import Exported
+    from elasticrec.pipeline.export import Exported, export_embeddings
     from elasticrec.pipeline.fit import fit
     from elasticrec.pipeline.options import option_choices, option_names
     from elasticrec.pipeline.run import Run, load_run

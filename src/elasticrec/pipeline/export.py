@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from elasticrec.budget.selection import DenseSelection
-from elasticrec.budget.units import format_bytes
+from elasticrec.budget.units import format_bytes, full_table_bytes, parse_budget
 from elasticrec.elastic.search import Infeasible, SearchConfig
 from elasticrec.elastic.select import STRATEGIES, rule_selection
 from elasticrec.elastic.state import ElasticState
@@ -100,6 +100,34 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
     return Exported(data, f"{format_bytes(len(data))}, {what}, {request.value_dtype}, "
                           f"{n_users} user(s); budget {format_bytes(request.budget_bytes)}"
                           f"{per_device}", info)
+
+
+def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int | None = None,
+                      dtype: str = "float32") -> Exported:
+    """A dense device package straight from a pair of tables (no run folder): every item's
+    first W positions for the widest W whose single-user package fits ``budget`` (an int of
+    bytes, or ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``user``:
+    the row of the one user it ships (default: every user, an evaluation bundle whose
+    single-user packages fit the budget). ``info`` holds the width and, for a bundle, each
+    single-user package's size (``device_bytes``).
+
+    >>> emb = elasticrec.RunEmbeddings(user=u, item=v, dataset="mine",  # doctest: +SKIP
+    ...     dataset_fingerprint="-", model="mf", user_labels=users, item_labels=items)
+    >>> elasticrec.export_embeddings(emb, "10%", user=0).data  # doctest: +SKIP
+    """
+    if isinstance(budget, str):
+        budget_bytes = parse_budget(budget,
+                                    full_table_bytes=full_table_bytes(*embeddings.item.shape))
+    elif isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+        raise ElasticrecError(f"budget {budget!r} is not a positive number of bytes or a "
+                              "string such as '2MB' or '10%'")
+    else:
+        budget_bytes = int(budget)
+    if user is not None and not 0 <= int(user) < len(embeddings.user):
+        raise ElasticrecError(f"user row {user} is not in 0..{len(embeddings.user) - 1}")
+    request = ExportRequest(budget_bytes, user_row=None if user is None else int(user),
+                            value_dtype=dtype)
+    return export("full", embeddings, request)
 
 
 def _users(emb: RunEmbeddings, request: ExportRequest

@@ -12,7 +12,9 @@ integer, else strings), never by internal row numbers.
 from __future__ import annotations
 
 import functools
+import json
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from elasticrec.data.prepare import PreparedData
 
 Budget = int | str
+HISTORY_FILE = "metrics.jsonl"  # the trainer's per-epoch records
 
 
 class Run:
@@ -60,6 +63,20 @@ class Run:
     def result(self) -> dict:
         """The test evaluation record written at the end of training."""
         return rundir.read_json(self.path / rundir.RESULT_FILE, "a finished run")
+
+    @property
+    def history(self) -> list[dict]:
+        """The training record of every epoch, in order (``epoch``, ``loss``, ``lr``,
+        ``train_seconds``, and the validation or monitored test metrics where measured, e.g.
+        ``"valid/recall@20"``, ``"test/recall@20"``), as training wrote them."""
+        path = self.path / HISTORY_FILE
+        if not path.is_file():
+            return []
+        try:
+            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise ElasticrecError(f"{path}: not one JSON record per line ({exc})") from exc
 
     @functools.cached_property
     def embeddings(self) -> RunEmbeddings:
@@ -122,38 +139,47 @@ class Run:
     # --- quality ---------------------------------------------------------------------------
     def evaluate(self, k: Sequence[int] = (20,), *, budget: Budget | None = None,
                  package: bytes | str | os.PathLike | None = None, dtype: str = "float32",
-                 data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
-        """Full-ranking metrics on the test split (training items excluded).
+                 strategy: str = "search", seed: int = 0, split: str = "test",
+                 per_user: bool = False, data_dir: str | os.PathLike | None = None,
+                 download: bool = True) -> dict:
+        """Full-ranking metrics on the test split (training and validation items excluded),
+        or with ``split="valid"`` on the validation split (training items excluded).
 
         Without ``budget`` or ``package``: the server model. With ``budget``: what ships at
         that budget, scored through the NumPy device runtime (PEEL: every user with their
-        group's package; otherwise the every-user bundle). With ``package``: that bundle,
-        exported from this run (bytes or a file)."""
+        group's package; otherwise the every-user bundle, chosen by ``strategy`` and ``seed``
+        for RULE runs, values in ``dtype``). With ``package``: that bundle, exported from this
+        run (bytes or a file). ``per_user=True`` adds ``"per_user"``: each metric as a float64
+        array over every user row (NaN where a user has no event in the split)."""
         from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
         from elasticrec.export.evaluate import evaluate_package
 
         ks = _ks(k)
         data = self.data(data_dir=data_dir, download=download)
-        known, test = data.known.to_csr(), data.test.to_csr()
+        known, target = _split(data, split)
         record = {"dataset": data.name, "model": self.model, "method": self.method}
+        if split != "test":
+            record["split"] = split
         if budget is None and package is None:
             emb = self.embeddings
             result = evaluate_ranking(score_fn_from_embeddings(emb.user, emb.item), known,
-                                      test, ks)
+                                      target, ks, per_user=per_user)
             return {**record, "method": "full", **result.metrics, "n_test_users": result.n_users,
-                    "seconds": result.seconds}
+                    "seconds": result.seconds, **_per_user(result, target, per_user)}
         if package is None and self.method == "peel":
             from elasticrec.peel.quality import packages_quality
 
-            per_user, info = packages_quality(self.embeddings, self.peel_state,
-                                              self.elastic_state.item_group, known, test,
-                                              self.budget_bytes(budget), ks)
-            metrics = {name: float(np.nanmean(v)) for name, v in per_user.items()}
+            t0 = time.perf_counter()
+            users, info = packages_quality(self.embeddings, self.peel_state,
+                                           self.elastic_state.item_group, known, target,
+                                           self.budget_bytes(budget), ks)
+            metrics = {name: float(np.nanmean(v)) for name, v in users.items()}
             return {**record, "budget_bytes": self.budget_bytes(budget), **metrics,
-                    "n_test_users": int(np.isfinite(next(iter(per_user.values()))).sum()),
-                    **info}
+                    "n_test_users": int(np.isfinite(next(iter(users.values()))).sum()),
+                    **info, "seconds": time.perf_counter() - t0,
+                    **({"per_user": users} if per_user else {})}
         if package is None:
-            package = self.export_bundle(budget, dtype=dtype)
+            package = self.export_bundle(budget, dtype=dtype, strategy=strategy, seed=seed)
         pkg = (runtime.load_bytes(package) if isinstance(package, bytes)
                else runtime.load(package))
         where = "the package" if isinstance(package, bytes) else str(package)
@@ -161,12 +187,13 @@ class Run:
             raise ElasticrecError(f"{where} was not built from the data of {self.path} "
                                   f"(dataset fingerprint {pkg.manifest.dataset_fingerprint} "
                                   f"!= {self.config['dataset_fingerprint']})")
-        result = evaluate_package(pkg, known, test, ks)
+        result = evaluate_package(pkg, known, target, ks, per_user=per_user)
         return {**record, "method": pkg.manifest.method,
                 "package_bytes": len(package) if isinstance(package, bytes)
                 else Path(package).stat().st_size,
                 "device_bytes": device_bytes(pkg.manifest), **result.metrics,
-                "n_test_users": result.n_users, "seconds": result.seconds}
+                "n_test_users": result.n_users, "seconds": result.seconds,
+                **_per_user(result, target, per_user)}
 
     # --- serving on the server -------------------------------------------------------------
     def recommend(self, users, k: int = 20, *, exclude_seen: bool = True,
@@ -235,12 +262,14 @@ class Run:
                                     released_search=released_search).data
 
     def export_bundle(self, budget: Budget, *, dtype: str | None = None,
-                      strategy: str = "search", seed: int = 0) -> bytes:
+                      strategy: str = "search", seed: int = 0,
+                      released_search: bool = False) -> bytes:
         """The every-user evaluation bundle (not for PEEL runs, whose packages are per user
         group): the selection for ``budget`` with every user's vector. It is larger than the
-        budget, which bounds each single-user package cut from it."""
+        budget, which bounds each single-user package cut from it (``export_detailed(...,
+        bundle=True)`` gives that bound as ``info["device_bytes"]``)."""
         return self.export_detailed(budget, dtype=dtype, strategy=strategy, seed=seed,
-                                    bundle=True).data
+                                    released_search=released_search, bundle=True).data
 
     def export_all(self, budget: Budget, users: Sequence | None = None, *,
                    out_dir: str | os.PathLike, dtype: str | None = None) -> list[Path]:
@@ -255,6 +284,22 @@ class Run:
             write_bytes(path, data)
             paths.append(path)
         return paths
+
+    # --- a new run from this one -------------------------------------------------------------
+    def personalise(self, *, out: str | os.PathLike | None = None, workers: int = 1,
+                    log=None, **options) -> Run:
+        """PEEL's personalisation on this RULE (or PEEL) run's trained tables, without
+        training them again: a new PEEL run in ``out`` (``None``: a temporary folder that
+        lives as long as the returned ``Run``). ``options``: PEEL's fields as ``fit`` takes
+        them (``n_clusters``, ``cost``, ``gate``, ``peel_epochs``, ``peel_lr``, ``peel_l2``...);
+        unset ones take ``fit``'s defaults (``peel_l2``: this run's ``l2``). The result is
+        the run ``fit(method="peel")`` would write with the same options.
+
+        >>> peel = elasticrec.load_run("runs/rule").personalise(n_clusters=4)  # doctest: +SKIP
+        """
+        from elasticrec.pipeline.personalise import personalise_run
+
+        return personalise_run(self, out=out, workers=workers, log=log, options=options)
 
     # --- helpers ---------------------------------------------------------------------------
     def _scoring_tables(self, rows: np.ndarray
@@ -307,6 +352,33 @@ def _label(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
         out[rows < 0] = None
         return out
     return np.where(rows >= 0, out, -1)
+
+
+SPLITS = ("test", "valid")
+
+
+def _split(data: PreparedData, split: str):
+    """(known, target) CSR matrices of an evaluation split: items a user is scored against and
+    the held-out items that count as hits."""
+    if split == "test":
+        return data.known.to_csr(), data.test.to_csr()
+    if split == "valid":
+        if data.valid is None:
+            raise ElasticrecError("split='valid': this run has no validation split "
+                                  "(it was trained with valid_ratio=0)")
+        return data.train.to_csr(), data.valid.to_csr()
+    raise ElasticrecError(f"split {split!r} is not one of {SPLITS}")
+
+
+def _per_user(result, target, wanted: bool) -> dict:
+    """``{"per_user": metric -> values over every user row}`` (NaN where not evaluated)."""
+    if not wanted:
+        return {}
+    out = {}
+    for name, values in result.per_user.items():
+        out[name] = np.full(target.shape[0], np.nan)
+        out[name][result.users] = values
+    return {"per_user": out}
 
 
 def _ks(k) -> tuple[int, ...]:
