@@ -34,27 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 import torch
 
+import elasticrec
 from benchmarks import results
-from elasticrec.atomic import write_text
-from elasticrec.data.prepare import DataConfig, prepare
-from elasticrec.data.registry import resolve_data_dir
-from elasticrec.data.sampling import BPRSampler
-from elasticrec.models.config import ModelConfig
-from elasticrec.models.factory import build_model
-from elasticrec.train.config import TrainConfig
-from elasticrec.train.distributed import (
-    DistContext,
-    all_gather_objects,
-    from_environment,
-    process_group,
-)
-from elasticrec.train.trainer import Trainer
+from elasticrec import DistContext, from_environment, process_group, write_text
 
 OUT = results.RESULTS_DIR / "scaling.json"
 TABLE = results.RESULTS_DIR / "scaling.md"
@@ -64,7 +51,7 @@ ALLREDUCE_SIZES = tuple(4**k * 1024 for k in range(8))  # 1 KiB .. 16 MiB, then 
 
 
 def data_dir(args: argparse.Namespace) -> Path:
-    return resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
+    return elasticrec.resolve_data_dir(args.data_dir, os.environ.get("ELASTICREC_DATA"),
                             os.environ.get("XDG_CACHE_HOME"))
 
 
@@ -79,54 +66,54 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def measure(ctx: DistContext, args: argparse.Namespace) -> list[dict]:
-    data = prepare(DataConfig(dataset=args.dataset), data_dir(args), download=False)
-    model_config = ModelConfig(model=args.model, dim=args.dim)
-    model = build_model(model_config, data.train, 0)
-    sampler = BPRSampler.from_interactions(data.train)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, eval_every=0)
-    rows = data.train.n_users + data.train.n_items
-    common = {"dataset": data.name, "model": args.model, "world_size": ctx.world_size,
-              "batch_size": args.batch_size, "dim": args.dim, "rows": rows,
+    options = dict(model=args.model, dim=args.dim, data_dir=data_dir(args), download=False)
+    common = {"model": args.model, "world_size": ctx.world_size,
+              "batch_size": args.batch_size, "dim": args.dim,
               "threads": torch.get_num_threads(), "load_average": round(os.getloadavg()[0], 1)}
     out = []
     if not ctx.is_distributed:
-        trainer = Trainer(model, sampler, config)
-        full = components(trainer, sampler, args.batch_size)
-        half = components(trainer, sampler, args.batch_size // 2)
-        out.append({"benchmark": "components", **common, **full,
+        full, half = elasticrec.profile_steps(
+            args.dataset, batch_sizes=(args.batch_size, args.batch_size // 2), **options)
+        out.append({"benchmark": "components", **common, "rows": full["rows"],
+                    "batch_seconds": full["batch_seconds"],
+                    "table_seconds": full["table_seconds"],
                     "half_batch_seconds": half["batch_seconds"]})
-    fit = Trainer(model, sampler, config, distributed=ctx).fit()
-    seconds = min(h["train_seconds"] for h in fit.history)  # the fastest epoch
-    steps = sampler.n_batches(args.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = elasticrec.fit(args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                             eval_every=0, out=Path(tmp) / "run", distributed=ctx,
+                             progress=False, log=lambda _m: None, **options)
+        summary = None
+        if run is not None:  # rank 0
+            users, items = run.embeddings.user.shape[0], run.embeddings.item.shape[0]
+            summary = {"dataset": run.result["dataset"], "rows": users + items,
+                       "triples": len(run.data(data_dir=options["data_dir"]).train),
+                       "seconds": min(h["train_seconds"] for h in run.history)}  # fastest
+        summary = broadcast(ctx, summary)
+    for rec in out:
+        rec["dataset"] = summary["dataset"]
+    common.update(dataset=summary["dataset"], rows=summary["rows"])
+    seconds = summary["seconds"]
+    steps = -(-summary["triples"] // args.batch_size)
     out.append({"benchmark": "throughput", **common, "epoch_seconds": seconds, "steps": steps,
                 "steps_per_second": steps / seconds,
-                "triples_per_second": len(sampler) / seconds})
+                "triples_per_second": summary["triples"] / seconds})
     if ctx.is_distributed:
-        table_bytes = 4 * rows * model.embedding.shape[1]
+        table_bytes = 4 * summary["rows"] * args.dim
         for size in (*ALLREDUCE_SIZES, table_bytes):
             out.append({"benchmark": "allreduce", **common, "bytes": size,
                         "seconds": allreduce_seconds(ctx, size)})
     return out
 
 
-def components(trainer: Trainer, sampler: BPRSampler, batch_size: int, n: int = 20) -> dict:
-    """Median seconds per step of the batch part (forward, backward) and the table part
-    (the optimiser's update of every row), over ``n`` steps after 3 to warm up."""
-    rng = np.random.default_rng(0)
-    batch_part, table_part = [], []
-    for users, pos, neg in islice(sampler.epoch(batch_size, rng), n + 3):
-        u = torch.from_numpy(users)
-        items = torch.from_numpy(np.concatenate([pos, neg]))
-        t0 = time.perf_counter()
-        loss = trainer.objective(trainer.model(u, items), u, items)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        t1 = time.perf_counter()
-        trainer.optimizer.step()
-        batch_part.append(t1 - t0)
-        table_part.append(time.perf_counter() - t1)
-    return {"batch_seconds": float(np.median(batch_part[3:])),
-            "table_seconds": float(np.median(table_part[3:]))}
+def broadcast(ctx: DistContext, value):
+    """Rank 0's ``value`` on every rank."""
+    if not ctx.is_distributed:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def allreduce_seconds(ctx: DistContext, n_bytes: int, reps: int = 7) -> float:
@@ -140,7 +127,9 @@ def allreduce_seconds(ctx: DistContext, n_bytes: int, reps: int = 7) -> float:
         t0 = time.perf_counter()
         dist.all_reduce(t)
         times.append(time.perf_counter() - t0)
-    return float(np.median(all_gather_objects(ctx, float(np.median(times[2:])))))
+    gathered = [None] * ctx.world_size
+    dist.all_gather_object(gathered, float(np.median(times[2:])))
+    return float(np.median(gathered))
 
 
 # ---- the driver --------------------------------------------------------------------------------

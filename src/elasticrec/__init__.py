@@ -32,6 +32,7 @@ _PUBLIC: dict[str, str] = {
     "StreamRun": "elasticrec.pipeline.stream",
     "load_stream": "elasticrec.pipeline.stream",
     "option_names": "elasticrec.pipeline.options",
+    "profile_steps": "elasticrec.pipeline.profile",
     "option_choices": "elasticrec.pipeline.options",
     "Exported": "elasticrec.pipeline.export",
     "export_embeddings": "elasticrec.pipeline.export",
@@ -93,6 +94,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "parse_budget",
     "parse_stream_budget",
     "process_group",
+    "profile_steps",
     "resolve_data_dir",
     "runtime",
     "score_fn_from_embeddings",
@@ -120,6 +122,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.pipeline.export import Exported, export_embeddings
     from elasticrec.pipeline.fit import fit
     from elasticrec.pipeline.options import option_choices, option_names
+    from elasticrec.pipeline.profile import profile_steps
     from elasticrec.pipeline.run import Run, load_run
     from elasticrec.pipeline.stream import StreamRun, load_stream, stream
     from elasticrec.train.config import TrainConfig
