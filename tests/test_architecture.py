@@ -2,8 +2,9 @@
 
 The floors list each top-level part of ``elasticrec`` from the ground up; a module may import
 its own part and parts on lower floors, never a part on its own floor or above. The command
-line and the benchmarks may import only the public names (``elasticrec.__all__``, the device
-runtime ``elasticrec.runtime``) and the CLI's own modules.
+line, the package server and the benchmarks may import only the public names
+(``elasticrec.__all__``, the device runtime ``elasticrec.runtime``) and the CLI's and the
+server's own modules.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ FLOORS = [
     {"peel", "scall"},
     {"pipeline"},
     {"__init__"},  # the public face loads the pipeline lazily
+    {"serve"},  # the package server: a consumer of the public API, as the CLI is
     {"cli"},
     {"__main__"},
 ]
@@ -82,7 +84,7 @@ def test_train_does_not_import_peel_or_the_pipeline():
 
 
 def public(module: str) -> bool:
-    if module == "elasticrec" or module.startswith("elasticrec.cli"):
+    if module == "elasticrec" or module.startswith(("elasticrec.cli", "elasticrec.serve")):
         return True
     if module == "elasticrec.runtime":
         return True
@@ -90,7 +92,8 @@ def public(module: str) -> bool:
     return "." not in name and name in elasticrec.__all__
 
 
-@pytest.mark.parametrize("folder", ["src/elasticrec/cli", "examples"])  # benchmarks: next
+# benchmarks: next
+@pytest.mark.parametrize("folder", ["src/elasticrec/cli", "src/elasticrec/serve", "examples"])
 def test_cli_benchmarks_and_examples_use_only_the_public_api(folder):
     private = [f"{p.relative_to(ROOT)}:{line} imports {m}"
                for p in sorted((ROOT / folder).rglob("*.py")) for line, m in imports(p)

@@ -171,9 +171,17 @@ class Package:
 
     def for_user(self, user: str) -> bytes:
         """The single-user package a device receives: this one with only ``user``'s vector."""
-        vector = self.user_vector(user)
-        manifest: Manifest = replace(self.manifest, users=(user,))
+        return self.with_user(user, self.user_vector(user))
+
+    def with_user(self, user: str, vector: np.ndarray) -> bytes:
+        """This package's items with one user, ``user`` with ``vector``, as a single-user
+        package (a package server reuses one built item part for every user who shares it)."""
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if vector.shape[1] != self.dim:
+            raise PackageError(f"a user vector of width {vector.shape[1]} does not match "
+                               f"dim={self.dim}")
+        manifest: Manifest = replace(self.manifest, users=(str(user),))
         tensors = {spec.name: (spec.dtype, self.tensors[spec.name])
                    for spec in self.manifest.tensor_specs()}
-        tensors["user"] = ("F32", vector[None])
+        tensors["user"] = ("F32", vector)
         return encode(manifest.to_json(), tensors)
