@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from elasticrec.runtime import load, shrink
+from elasticrec.runtime import load, load_bytes, shrink
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED = json.loads((FIXTURES / "v1_expected.json").read_text())
@@ -30,9 +30,6 @@ def test_version_1_package_loads_and_scores_as_it_did(name):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_version_1_package_shrinks_to_a_version_1_package(name):
     pkg = load(FIXTURES / f"{name}.erpk")
-    small = load(FIXTURES / f"{name}.erpk")
-    data = shrink(small, pkg.device_bytes() - 1)
-    from elasticrec.runtime import load_bytes
-
+    data = shrink(pkg, pkg.device_bytes() - 1)
     out = load_bytes(data)
     assert out.manifest.version == 1 and len(data) <= pkg.device_bytes() - 1
