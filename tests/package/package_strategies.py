@@ -69,9 +69,9 @@ def selections(draw: st.DrawFn, n_items: int, dim: int):
 
 @st.composite
 def options(draw: st.DrawFn, selection, n_users: int) -> BuildOptions:
-    dtype = draw(st.sampled_from(["float32", "float16", "int8"]))
+    dtype = draw(st.sampled_from(["float32", "float16", "int8", "int4", "int2"]))
     scales = "auto"
-    if dtype == "int8" and isinstance(selection, BlockSelection):
+    if dtype.startswith("int") and isinstance(selection, BlockSelection):
         scales = draw(st.sampled_from(["auto", "row", "block"]))
     users = draw(st.none() | st.lists(st.integers(0, n_users - 1), min_size=1, max_size=n_users,
                                       unique=True).map(tuple))

@@ -13,21 +13,6 @@ from elasticrec.format.quantize import INT8_MAX
 from elasticrec.runtime import load_bytes
 
 
-@pytest.mark.parametrize(("labels", "kind"), [
-    (["0", "1", "2"], "range"),
-    (["5", "1", "-7"], "int32"),
-    (["1", str(2**31)], "int64"),
-    (["007", "1"], "labels"), (["+5", "1"], "labels"), (["1_000", "2"], "labels"),
-    (["٣", "1"], "labels"), (["a\"b\\c", "é", "𝄞"], "labels"), ([str(2**63), "1"], "labels"),
-])
-def test_item_ids_use_the_smallest_exact_map(labels, kind):
-    assert item_id_kind(labels)[0].kind == kind
-    emb = embeddings_from(np.random.default_rng(0), len(labels), 2, 1, item_labels=labels)
-    pkg = load_bytes(build(emb, DenseSelection(2), BuildOptions()))
-    assert pkg.item_labels == tuple(labels)
-    assert pkg.item_index(labels).tolist() == list(range(len(labels)))
-
-
 def test_repeated_item_labels_are_refused():
     with pytest.raises(ElasticrecError, match="item labels repeat"):
         item_id_kind(["3", "3"])
@@ -82,8 +67,10 @@ def test_bad_requests_name_the_field(selection, options, message):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"value_dtype": "int4"}, "value_dtype='int4'"),
-    ({"scales": "block"}, "'auto' unless value_dtype is int8"),
+    ({"value_dtype": "int3"}, "value_dtype='int3'"),
+    ({"scales": "block"}, "'auto' unless value_dtype is one of"),
+    ({"item_ids": "short"}, "item_ids='short'"),
+    ({"seen": (3, 1)}, "seen="),
     ({"method": ""}, "method=''"),
 ])
 def test_bad_options_name_the_field(kwargs, message):

@@ -20,6 +20,17 @@ from elasticrec.runtime import load_bytes
 
 GOLDEN_HEADER = (
     '{"__metadata__":{"elasticrec":"{\\"sha256\\":\\"'
+    "0c61c3fad3643a9fa09f262e27bda7bd8d3ad7763ab99d89b2fcea47f20ea75d"
+    '\\",\\"format\\":\\"elasticrec-package\\",\\"version\\":2,\\"method\\":\\"dense-truncate'
+    '\\",\\"dataset\\":\\"toy\\",\\"dataset_fingerprint\\":\\"0123456789abcdef\\",\\"model'
+    '\\":\\"mf\\",\\"dim\\":4,\\"n_items\\":3,\\"value_dtype\\":\\"float32\\",\\"scales\\":'
+    '\\"none\\",\\"layout\\":{\\"kind\\":\\"dense\\",\\"width\\":2},\\"users\\":[\\"alice\\"],'
+    '\\"items\\":{\\"kind\\":\\"range\\",\\"start\\":0},\\"seen\\":0}"},"user":{"dtype":"F32",'
+    '"shape":[1,4],"data_offsets":[0,16]},"values":{"dtype":"F32","shape":[3,2],'
+    '"data_offsets":[16,40]}}    '
+)
+GOLDEN_V1_HEADER = (  # the same package as format version 1 wrote it
+    '{"__metadata__":{"elasticrec":"{\\"sha256\\":\\"'
     "eefac97820ce5d14e522e82f69e13b3c49b6fea78d64c0ebfab60e409e9b8cfc"
     '\\",\\"format\\":\\"elasticrec-package\\",\\"version\\":1,\\"method\\":\\"dense-truncate'
     '\\",\\"dataset\\":\\"toy\\",\\"dataset_fingerprint\\":\\"0123456789abcdef\\",\\"model'
@@ -46,9 +57,30 @@ def toy_run() -> RunEmbeddings:
 def test_tiny_package_matches_the_golden_bytes():
     data = build(toy_run(), DenseSelection(2), BuildOptions(users=(0,)))
     header = GOLDEN_HEADER.encode("ascii")
-    assert len(header) == 568
-    assert data == struct.pack("<Q", 568) + header + GOLDEN_DATA
-    assert len(data) == 616
+    assert len(header) == 592
+    assert data == struct.pack("<Q", 592) + header + GOLDEN_DATA
+    assert len(data) == 640
+
+
+def test_the_version_1_golden_package_still_reads_and_ranks_the_same():
+    data = struct.pack("<Q", 568) + GOLDEN_V1_HEADER.encode("ascii") + GOLDEN_DATA
+    pkg = load_bytes(data)
+    assert pkg.manifest.version == 1 and pkg.file_bytes == 616
+    np.testing.assert_array_equal(pkg.scores(pkg.user_vector()), [1, 2, 1.5])
+    assert pkg.recommend(3).labels == ("1", "2", "0")
+
+
+def test_int4_values_are_packed_low_nibble_first_as_the_spec_says():
+    emb = RunEmbeddings(
+        user=np.array([[1, 1, 1, 1]], np.float32),
+        item=np.array([[7, -3, 1, 2], [0.5, 1, -1.5, 3.5]], np.float32),
+        dataset="toy", dataset_fingerprint="0123456789abcdef", model="mf",
+        user_labels=["alice"], item_labels=["0", "1"])
+    pkg = load_bytes(build(emb, DenseSelection(3), BuildOptions(value_dtype="int4")))
+    # row scales max|x| / 7 = 1 and 0.5; q = [7, -3, 1], [1, 2, -3]; codes q + 8.
+    assert pkg.tensors["values"].tolist() == [0x5F, 0x99, 0x5A]
+    assert pkg.tensors["scales"].tolist() == [1.0, 0.5]
+    np.testing.assert_array_equal(pkg.scores(pkg.user_vector()), [5, 0])
 
 
 def test_golden_digest_is_sha256_of_the_file_with_the_digest_zeroed():

@@ -42,6 +42,14 @@ BLOCKS = build(EMB, BlockSelection.from_groups(4, GROUPS, [[0, 1], [2], [3, 0]])
                BuildOptions(value_dtype="int8", scales="block", users=(0,)))
 RAGGED = build(EMB, RaggedSelection(np.arange(N_ITEMS) % (DIM + 1)),
                BuildOptions(value_dtype="int8", users=(0,)))
+INT_IDS = build(  # 40 ids in no order: an int32 tensor is the smallest map
+    RunEmbeddings(user=EMB.user, item=RNG.standard_normal((40, DIM), dtype=np.float32),
+                  dataset="toy", dataset_fingerprint="0123456789abcdef", model="mf",
+                  user_labels=["alice", "bob"],
+                  item_labels=[str(1000 + (i * 17) % 40) for i in range(40)]),
+    DenseSelection(2), BuildOptions(users=(0,)))
+PACKED = build(EMB, RaggedSelection(np.arange(N_ITEMS) % (DIM + 1)),  # 39 values: a half byte
+               BuildOptions(value_dtype="int4", users=(0,)))
 
 
 def resign(data: bytes | bytearray) -> bytes:
@@ -122,8 +130,14 @@ CORPUS: list[tuple[str, Callable[[], bytes], str]] = [
     ("flipped byte in a block id", lambda: flip(BLOCKS, BLOCKS.index(b"[[0,0],") + 4),
      r"checksum mismatch"),
     ("flipped digest", lambda: flip(DENSE, DIGEST_OFFSET), r"checksum mismatch"),
-    ("future version", lambda: with_manifest(DENSE, lambda m: m.update(version=2)),
-     r"format version 2 is newer than this elasticrec reads"),
+    ("future version", lambda: with_manifest(DENSE, lambda m: m.update(version=3)),
+     r"format version 3 is newer than this elasticrec reads"),
+    ("v1 manifest with a v2 key", lambda: with_manifest(DENSE, lambda m: m.update(version=1)),
+     r"manifest keys differ from version 1: missing \[\], unexpected \['seen'\]"),
+    ("int4 zero code", lambda: with_tensors(PACKED, set_item("values", 0, 0x70)),
+     r"'values' \(int4\) holds a zero code"),
+    ("int4 bits after the last value", lambda: with_tensors(PACKED, set_item("values", -1, 0xF8)),
+     r"'values' \(int4\) has bits set after its last value"),
     ("wrong version", lambda: with_manifest(DENSE, lambda m: m.update(version=0)),
      r"manifest version 0 is not allowed"),
     ("wrong format name", lambda: with_manifest(DENSE, lambda m: m.update(format="x")),
@@ -165,7 +179,7 @@ CORPUS: list[tuple[str, Callable[[], bytes], str]] = [
      r"negative scales"),
     ("int8 -128", lambda: with_tensors(BLOCKS, set_item("values", 5, -128)),
      r"holds -128"),
-    ("repeated item id", lambda: with_tensors(DENSE, set_item("item_ids", 1, 100)),
+    ("repeated item id", lambda: with_tensors(INT_IDS, set_item("item_ids", 1, 1000)),
      r"'item_ids' repeats an id"),
     ("unknown dtype", lambda: with_header(DENSE, lambda h: h.replace('"F32","shape":[1,8]',
                                                                       '"F64","shape":[1,8]')),

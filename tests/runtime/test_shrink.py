@@ -44,8 +44,9 @@ def requests(draw: st.DrawFn):
         priorities = [list(rng.permutation(n_blocks)) for _ in range(n_groups)]
         selection = BlockSelection.from_groups(n_blocks, rng.integers(0, n_groups, n_items),
                                                priorities, rescale=draw(st.booleans()))
-    dtype = draw(st.sampled_from(["float32", "float16", "int8"]))
-    scales = "block" if dtype == "int8" and kind == "blocks" and draw(st.booleans()) else "auto"
+    dtype = draw(st.sampled_from(["float32", "float16", "int8", "int4", "int2"]))
+    blockwise = dtype.startswith("int") and kind == "blocks" and draw(st.booleans())
+    scales = "block" if blockwise else "auto"
     users = draw(st.sampled_from([None, (0,)]))
     return run, selection, BuildOptions(value_dtype=dtype, scales=scales, users=users)
 

@@ -25,19 +25,20 @@ from elasticrec.budget.selection import (
 )
 from elasticrec.checks import check
 from elasticrec.errors import ElasticrecError
+from elasticrec.format import ids as id_maps
 from elasticrec.format import quantize
 from elasticrec.format.container import encode
+from elasticrec.format.ids import TENSOR_KINDS, ItemIds
 from elasticrec.format.manifest import (
     INT32_MAX,
-    VALUE_DTYPES,
     BlockLayout,
     DenseLayout,
-    ItemIds,
     Layout,
     Manifest,
     RaggedLayout,
 )
 from elasticrec.format.sizes import device_bytes
+from elasticrec.format.values import PACKED, QUANTIZED, VALUE_DTYPES, pack
 
 if TYPE_CHECKING:
     from elasticrec.embeddings import RunEmbeddings
@@ -47,25 +48,35 @@ Tensors = dict[str, tuple[str, np.ndarray]]
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How values are stored and which users ship (row indices; ``None``: all users)."""
+    """How values are stored, which users ship (row indices; ``None``: all users), how items
+    are named (``item_ids``: ``auto``, the smallest exact map, or ``catalogue``, a reference
+    to the device's catalogue) and the one user's seen item rows to ship (``seen``)."""
 
     value_dtype: str = "float32"
-    scales: str = "auto"  # int8: "row" (default) or "block" (blocks layout only)
+    scales: str = "auto"  # int8 / int4 / int2: "row" (default) or "block" (blocks layout only)
     users: tuple[int, ...] | None = None
     method: str = "dense-truncate"
+    item_ids: str = "auto"
+    seen: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         check(self.value_dtype in VALUE_DTYPES, "value_dtype", self.value_dtype,
               str(sorted(VALUE_DTYPES)))
         check(self.scales in ("auto", "row", "block"), "scales", self.scales,
               "'auto', 'row' or 'block'")
-        check(self.value_dtype == "int8" or self.scales == "auto", "scales", self.scales,
-              "'auto' unless value_dtype is int8")
+        check(self.value_dtype in QUANTIZED or self.scales == "auto", "scales", self.scales,
+              f"'auto' unless value_dtype is one of {QUANTIZED}")
         check(isinstance(self.method, str) and bool(self.method), "method", self.method,
               "a non-empty string")
+        check(self.item_ids in ("auto", "catalogue"), "item_ids", self.item_ids,
+              "'auto' or 'catalogue'")
+        if self.seen is not None:
+            rows = [int(r) for r in self.seen]
+            check(rows == sorted(set(rows)) and (not rows or rows[0] >= 0), "seen",
+                  f"{len(rows)} rows", "distinct item rows >= 0, ascending")
 
     def scale_mode(self) -> str:
-        if self.value_dtype != "int8":
+        if self.value_dtype not in QUANTIZED:
             return "none"
         return "row" if self.scales == "auto" else self.scales
 
@@ -74,13 +85,19 @@ def plan(emb: RunEmbeddings, selection: Selection, options: BuildOptions) -> Man
     """The manifest of the package ``build`` would write (labels and layout, no values)."""
     n_items, dim = emb.item.shape
     users = _user_rows(emb, options)
+    seen = len(options.seen or ())
+    if seen:
+        check(len(users) == 1, "seen", f"{seen} rows", "only for a package of one user")
+        check(int(options.seen[-1]) < n_items, "seen", int(options.seen[-1]),
+              f"item rows < n_items={n_items}")
     return Manifest(
         method=options.method, dataset=emb.dataset,
         dataset_fingerprint=emb.dataset_fingerprint, model=emb.model, dim=dim, n_items=n_items,
         value_dtype=options.value_dtype, scales=options.scale_mode(),
         layout=_layout(selection, n_items, dim),
         users=tuple(str(emb.user_labels[u]) for u in users),
-        items=item_ids(emb.item_labels),
+        items=item_ids(emb.item_labels, catalogue=options.item_ids == "catalogue"),
+        seen=seen,
     )
 
 
@@ -121,13 +138,17 @@ def assemble(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
     item = np.ascontiguousarray(emb.item, dtype=np.float32)
     users = np.asarray(emb.user, dtype=np.float32)[_user_rows(emb, options)]
     tensors: Tensors = {"user": ("F32", users)}
-    kind, ids = item_id_kind(emb.item_labels)
+    kind, ids = _id_map(emb.item_labels, manifest.items.kind == "catalogue")
     if ids is not None:
-        tensors["item_ids"] = ("I32" if kind.kind == "int32" else "I64", ids)
+        tensors["item_ids"] = (TENSOR_KINDS[kind.kind], ids)
+    if manifest.seen:
+        seen = np.asarray(options.seen, dtype=np.int64)
+        tensors["seen"] = ("U16" if manifest.n_items <= 65536 else "I32", seen)
+    dtype = manifest.value_dtype
     if isinstance(selection, DenseSelection):
         values, per_value = item[:, : selection.width], None
         if manifest.scales == "row":
-            scales = quantize.row_scales(item)
+            scales = quantize.row_scales(item, dtype)
             tensors["scales"] = ("F32", scales)
             per_value = scales[:, None]
     elif isinstance(selection, RaggedSelection):
@@ -137,56 +158,52 @@ def assemble(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
         tensors["offsets"] = ("I32" if manifest.layout.n_values <= INT32_MAX else "I64", offsets)
         per_value = None
         if manifest.scales == "row":
-            scales = quantize.row_scales(item)
+            scales = quantize.row_scales(item, dtype)
             tensors["scales"] = ("F32", scales)
             per_value = np.repeat(scales, widths)
     else:
         values, per_value, extra = _block_tensors(item, selection, manifest)
         tensors.update(extra)
-    if manifest.value_dtype == "int8":
-        values = quantize.quantize_int8(values, per_value)
-    elif manifest.value_dtype == "float16":
+    if dtype in QUANTIZED:
+        values = quantize.quantize(values, per_value, dtype)
+        if dtype in PACKED:
+            values = pack(values, dtype)
+    elif dtype == "float16":
         values = quantize.to_float16(values)
-    tensors["values"] = (VALUE_DTYPES[manifest.value_dtype], values)
+    tensors["values"] = (VALUE_DTYPES[dtype], values)
     return tensors
 
 
-def item_id_kind(labels: Sequence[str]) -> tuple[ItemIds, np.ndarray | None]:
-    """The most compact exact item id map: ``range``, an int32/int64 tensor, or labels."""
-    labels = [str(x) for x in labels]
-    n = len(labels)
-    if labels == [str(i) for i in range(n)]:
-        return ItemIds("range"), None
+def item_id_kind(labels: Sequence[str], *, catalogue: bool = False
+                 ) -> tuple[ItemIds, np.ndarray | None]:
+    """The most compact exact item id map (``elasticrec.format.ids.choose``) and its tensor."""
     try:
-        ints = [int(x) for x in labels]
-    except ValueError:
-        ints = None
-    if ints is not None and all(str(v) == x for v, x in zip(ints, labels, strict=True)) and (
-            not ints or (min(ints) >= -(2**63) and max(ints) < 2**63)):
-        arr = np.array(ints, dtype=np.int64)
-        if len(np.unique(arr)) != n:
-            raise ElasticrecError("item labels repeat; a package needs one label per item")
-        if not n or (arr.min() >= -INT32_MAX - 1 and arr.max() <= INT32_MAX):
-            return ItemIds("int32"), arr.astype(np.int32)
-        return ItemIds("int64"), arr
-    return ItemIds("labels", tuple(labels)), None
+        return id_maps.choose(labels, catalogue=catalogue)
+    except ValueError as exc:
+        raise ElasticrecError(str(exc)) from None
 
 
-_ID_KINDS: dict[int, tuple[Sequence[str], ItemIds]] = {}
+_ID_MAPS: dict[tuple[int, bool], tuple[Sequence[str], ItemIds, np.ndarray | None]] = {}
 
 
-def item_ids(labels: Sequence[str]) -> ItemIds:
-    """How a package names these items (``item_id_kind(labels)[0]``), remembered for the last
-    few label lists (by identity): fitting a budget plans the same items' package many
-    times, and only the first call reads every label."""
-    hit = _ID_KINDS.get(id(labels))
+def _id_map(labels: Sequence[str], catalogue: bool) -> tuple[ItemIds, np.ndarray | None]:
+    """``item_id_kind(labels)``, remembered for the last few label lists (by identity):
+    fitting a budget plans the same items' package many times, and only the first call
+    reads every label."""
+    key = (id(labels), catalogue)
+    hit = _ID_MAPS.get(key)
     if hit is not None and hit[0] is labels:
-        return hit[1]
-    kind = item_id_kind(labels)[0]
-    if len(_ID_KINDS) >= 8:
-        _ID_KINDS.pop(next(iter(_ID_KINDS)))
-    _ID_KINDS[id(labels)] = (labels, kind)
-    return kind
+        return hit[1], hit[2]
+    kind, tensor = item_id_kind(labels, catalogue=catalogue)
+    if len(_ID_MAPS) >= 8:
+        _ID_MAPS.pop(next(iter(_ID_MAPS)))
+    _ID_MAPS[key] = (labels, kind, tensor)
+    return kind, tensor
+
+
+def item_ids(labels: Sequence[str], *, catalogue: bool = False) -> ItemIds:
+    """How a package names these items (remembered: see ``_id_map``)."""
+    return _id_map(labels, catalogue)[0]
 
 
 def _layout(selection: Selection, n_items: int, dim: int) -> Layout:
@@ -218,8 +235,10 @@ def _block_tensors(item: np.ndarray, sel: BlockSelection, manifest: Manifest
     blocks = item.reshape(n, sel.n_blocks, b)
     layout = manifest.layout
     extra: Tensors = {"item_group": ("U8" if layout.n_groups <= 256 else "U16", sel.item_group)}
-    row_scale = quantize.row_scales(item) if manifest.scales == "row" else None
-    block_scale = quantize.block_scales(item, sel.n_blocks) if manifest.scales == "block" else None
+    dtype = manifest.value_dtype
+    row_scale = quantize.row_scales(item, dtype) if manifest.scales == "row" else None
+    block_scale = (quantize.block_scales(item, sel.n_blocks, dtype)
+                   if manifest.scales == "block" else None)
     values, scales = [], []
     for g, shipped in enumerate(sel.groups):
         rows = np.flatnonzero(sel.item_group == g)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,21 +20,34 @@ import numpy as np
 from elasticrec.checks import check
 from elasticrec.format.container import ZERO_DIGEST, TensorSpec
 from elasticrec.format.errors import PackageError
+from elasticrec.format.ids import ID_KINDS, INT32_MAX, TENSOR_KINDS, V1_ID_KINDS, ItemIds
+from elasticrec.format.values import (
+    PACKED,
+    QUANTIZED,
+    V1_VALUE_DTYPES,
+    VALUE_BITS,
+    VALUE_DTYPES,
+    value_bytes,
+)
 
 FORMAT_NAME = "elasticrec-package"
-FORMAT_VERSION = 1
-VALUE_DTYPES = {"float32": "F32", "float16": "F16", "int8": "I8"}
+FORMAT_VERSION = 2  # what the writer writes
+READ_VERSIONS = (1, 2)
+ITEM_ID_KINDS = ID_KINDS
+_KEYS_V1 = ("sha256", "format", "version", "method", "dataset", "dataset_fingerprint", "model",
+            "dim", "n_items", "value_dtype", "scales", "layout", "users", "items")
+_KEYS = {1: _KEYS_V1, 2: (*_KEYS_V1, "seen")}
+
+__all__ = ["FORMAT_VERSION", "INT32_MAX", "VALUE_BITS", "VALUE_DTYPES", "BlockLayout",
+           "DenseLayout", "ItemIds", "Manifest", "RaggedLayout", "manifest_from_json",
+           "value_itemsize"]
 
 
 def value_itemsize(value_dtype: str) -> int:
-    """Bytes of one stored item value of ``value_dtype`` (\"float32\", \"float16\", \"int8\")."""
-    from elasticrec.format.container import DTYPES
-
-    return DTYPES[VALUE_DTYPES[value_dtype]].itemsize
-ITEM_ID_KINDS = ("range", "int32", "int64", "labels")
-INT32_MAX = 2**31 - 1
-_KEYS = ("sha256", "format", "version", "method", "dataset", "dataset_fingerprint", "model",
-         "dim", "n_items", "value_dtype", "scales", "layout", "users", "items")
+    """Bytes of one stored value of an unpacked ``value_dtype`` (float32, float16, int8)."""
+    check(value_dtype not in PACKED, "value_dtype", value_dtype,
+          "an unpacked type (int4 / int2 pack several values per byte: use value_bytes)")
+    return VALUE_BITS[value_dtype] // 8
 
 
 @dataclass(frozen=True)
@@ -89,20 +103,6 @@ Layout = DenseLayout | BlockLayout | RaggedLayout
 
 
 @dataclass(frozen=True)
-class ItemIds:
-    """How item rows map to the source data's ids: ``range`` (row i is "i"), ``int32`` or
-    ``int64`` (tensor ``item_ids``, decimal labels), or ``labels`` (a JSON list here)."""
-
-    kind: str
-    labels: tuple[str, ...] | None = None
-
-    def to_json(self) -> dict:
-        if self.kind == "labels":
-            return {"kind": "labels", "labels": list(self.labels or ())}
-        return {"kind": self.kind}
-
-
-@dataclass(frozen=True)
 class Manifest:
     method: str
     dataset: str
@@ -116,35 +116,68 @@ class Manifest:
     users: tuple[str, ...]
     items: ItemIds
     version: int = field(default=FORMAT_VERSION)
+    seen: int = 0  # version 2: the user's seen items shipped (tensor ``seen``), 0: none
 
     def __post_init__(self) -> None:
         for name in ("method", "dataset", "dataset_fingerprint", "model"):
             check(isinstance(getattr(self, name), str), name, getattr(self, name), "a string")
-        check(self.version == FORMAT_VERSION, "version", self.version, str(FORMAT_VERSION))
+        check(self.version in READ_VERSIONS, "version", self.version, str(READ_VERSIONS))
         check(_int(self.dim) and self.dim >= 1, "dim", self.dim, "an int >= 1")
         check(_int(self.n_items) and self.n_items >= 0, "n_items", self.n_items, "an int >= 0")
         check(self.value_dtype in VALUE_DTYPES, "value_dtype", self.value_dtype,
               str(sorted(VALUE_DTYPES)))
+        if self.version == 1:
+            check(self.value_dtype in V1_VALUE_DTYPES, "value_dtype", self.value_dtype,
+                  f"one of {V1_VALUE_DTYPES} in format version 1")
+            check(self.items.kind in V1_ID_KINDS and self.items.start == 0, "items.kind",
+                  self.items.kind, f"one of {V1_ID_KINDS} (range from 0) in format version 1")
+            check(self.seen == 0, "seen", self.seen, "0 in format version 1")
         allowed = ("row", "block") if isinstance(self.layout, BlockLayout) else ("row",)
-        if self.value_dtype == "int8":
-            check(self.scales in allowed, "scales", self.scales, f"one of {allowed} for int8")
+        if self.value_dtype in QUANTIZED:
+            check(self.scales in allowed, "scales", self.scales,
+                  f"one of {allowed} for {self.value_dtype}")
         else:
-            check(self.scales == "none", "scales", self.scales, "'none' unless int8")
+            check(self.scales == "none", "scales", self.scales, "'none' for float values")
+        check(_int(self.seen) and 0 <= self.seen <= self.n_items, "seen", self.seen,
+              f"an int in [0, n_items={self.n_items}]")
+        check(self.seen == 0 or len(self.users) == 1, "seen", self.seen,
+              "0 unless the package holds exactly one user")
         self._check_layout()
         check(isinstance(self.users, tuple) and all(isinstance(u, str) for u in self.users),
               "users", type(self.users).__name__, "a tuple of strings")
         check(len(set(self.users)) == len(self.users), "users", "(repeated labels)",
               "distinct labels")
-        check(self.items.kind in ITEM_ID_KINDS, "items.kind", self.items.kind, str(ITEM_ID_KINDS))
-        labels = self.items.labels
-        if self.items.kind == "labels":
+        self._check_items()
+
+    def _check_items(self) -> None:
+        ids = self.items
+        check(ids.kind in ID_KINDS, "items.kind", ids.kind, str(ID_KINDS))
+        labels = ids.labels
+        if ids.kind == "labels":
             check(isinstance(labels, tuple) and len(labels) == self.n_items
                   and all(isinstance(x, str) for x in labels), "items.labels",
                   f"{len(labels or ())} entries", f"{self.n_items} strings")
             check(len(set(labels or ())) == len(labels or ()), "items.labels",
                   "(repeated labels)", "distinct labels")
         else:
-            check(labels is None, "items.labels", "(a list)", f"none for kind {self.items.kind}")
+            check(labels is None, "items.labels", "(a list)", f"none for kind {ids.kind}")
+        check(_int(ids.start) and _int(ids.first), "items.start / first", (ids.start, ids.first),
+              "ints")
+        check(ids.kind == "range" or ids.start == 0, "items.start", ids.start, "0 unless range")
+        check(-2**63 <= ids.start and ids.start + self.n_items - 1 < 2**63, "items.start",
+              ids.start, "ids within int64")
+        check(ids.kind == "delta" or ids.first == 0, "items.first", ids.first, "0 unless delta")
+        check(-2**63 <= ids.first < 2**63, "items.first", ids.first, "an int64")
+        check(_int(ids.n_bytes) and ids.n_bytes >= 0
+              and (ids.kind in ("delta", "front") or ids.n_bytes == 0), "items.n_bytes",
+              ids.n_bytes, "an int >= 0 (delta / front), else 0")
+        if ids.kind == "catalogue":
+            check(isinstance(ids.fingerprint, str)
+                  and re.fullmatch("[0-9a-f]{64}", ids.fingerprint) is not None,
+                  "items.fingerprint", ids.fingerprint, "64 lowercase hex digits")
+        else:
+            check(ids.fingerprint is None, "items.fingerprint", ids.fingerprint,
+                  "none unless catalogue")
 
     def _check_layout(self) -> None:
         lay = self.layout
@@ -185,7 +218,9 @@ class Manifest:
                 "model": self.model, "dim": self.dim, "n_items": self.n_items,
                 "value_dtype": self.value_dtype, "scales": self.scales,
                 "layout": self.layout.to_json(), "users": list(self.users),
-                "items": self.items.to_json()}
+                "items": self.items.to_json(self.version)}
+        if self.version >= 2:
+            body["seen"] = self.seen
         return json.dumps(body, ensure_ascii=True, separators=(",", ":"))[1:]
 
     def to_json(self, digest: str = ZERO_DIGEST) -> str:
@@ -195,25 +230,41 @@ class Manifest:
         """Every tensor this manifest requires, with its dtype and shape."""
         n, lay = self.n_items, self.layout
         specs = [TensorSpec("user", "F32", (len(self.users), self.dim))]
-        if self.items.kind in ("int32", "int64"):
-            specs.append(TensorSpec("item_ids", "I32" if self.items.kind == "int32" else "I64",
-                                    (n,)))
-        code = VALUE_DTYPES[self.value_dtype]
+        id_shape = self.items.tensor_shape(n)
+        if id_shape is not None:
+            specs.append(TensorSpec("item_ids", TENSOR_KINDS[self.items.kind], id_shape))
+        if self.seen:
+            specs.append(TensorSpec("seen", "U16" if n <= 65536 else "I32", (self.seen,)))
         if isinstance(lay, DenseLayout):
-            specs.append(TensorSpec("values", code, (n, lay.width)))
+            specs.append(self._values_spec((n, lay.width)))
         elif isinstance(lay, BlockLayout):
             shipped = lay.n_shipped_blocks()
-            specs.append(TensorSpec("values", code, (shipped * self.block_width,)))
+            specs.append(self._values_spec((shipped * self.block_width,)))
             specs.append(TensorSpec("item_group", "U8" if lay.n_groups <= 256 else "U16", (n,)))
             if self.scales == "block":
                 specs.append(TensorSpec("scales", "F32", (shipped,)))
         else:
-            specs.append(TensorSpec("values", code, (lay.n_values,)))
+            specs.append(self._values_spec((lay.n_values,)))
             specs.append(TensorSpec("offsets", "I32" if lay.n_values <= INT32_MAX else "I64",
                                     (n + 1,)))
         if self.scales == "row":
             specs.append(TensorSpec("scales", "F32", (n,)))
         return tuple(specs)
+
+    def n_values(self) -> int:
+        """Values shipped, in the layout's value order (before any packing)."""
+        lay = self.layout
+        if isinstance(lay, DenseLayout):
+            return self.n_items * lay.width
+        if isinstance(lay, BlockLayout):
+            return lay.n_shipped_blocks() * self.block_width
+        return lay.n_values
+
+    def _values_spec(self, shape: tuple[int, ...]) -> TensorSpec:
+        """``values``: the layout's shape, or for int4 / int2 the packed bytes, flat."""
+        if self.value_dtype in PACKED:
+            return TensorSpec("values", "U8", (value_bytes(math.prod(shape), self.value_dtype),))
+        return TensorSpec("values", VALUE_DTYPES[self.value_dtype], shape)
 
 
 def manifest_from_json(text: str) -> tuple[Manifest, str]:
@@ -229,16 +280,18 @@ def manifest_from_json(text: str) -> tuple[Manifest, str]:
     version = raw.get("version")
     if _int(version) and version > FORMAT_VERSION:
         raise PackageError(f"package format version {version} is newer than this elasticrec "
-                           f"reads (version {FORMAT_VERSION}); update elasticrec")
-    if version != FORMAT_VERSION:
-        raise PackageError(f"manifest version {version!r} is not allowed: {FORMAT_VERSION}")
+                           f"reads (versions {READ_VERSIONS}); update elasticrec")
+    if not _int(version) or version not in READ_VERSIONS:
+        raise PackageError(f"manifest version {version!r} is not allowed: one of "
+                           f"{READ_VERSIONS}")
     digest = raw.get("sha256")
     if not isinstance(digest, str) or re.fullmatch("[0-9a-f]{64}", digest) is None:
         raise PackageError("manifest sha256 is not 64 lowercase hex digits")
-    if tuple(raw) != _KEYS:
-        missing = [k for k in _KEYS if k not in raw]
-        extra = [k for k in raw if k not in _KEYS]
-        raise PackageError(f"manifest keys differ from version {FORMAT_VERSION}: missing "
+    keys = _KEYS[version]
+    if tuple(raw) != keys:
+        missing = [k for k in keys if k not in raw]
+        extra = [k for k in raw if k not in keys]
+        raise PackageError(f"manifest keys differ from version {version}: missing "
                            f"{missing}, unexpected {extra}, or out of order")
     try:
         manifest = Manifest(
@@ -246,7 +299,8 @@ def manifest_from_json(text: str) -> tuple[Manifest, str]:
             dataset_fingerprint=raw["dataset_fingerprint"], model=raw["model"], dim=raw["dim"],
             n_items=raw["n_items"], value_dtype=raw["value_dtype"], scales=raw["scales"],
             layout=_layout_from_json(raw["layout"]), users=_strings(raw["users"], "users"),
-            items=_items_from_json(raw["items"]), version=version,
+            items=_items_from_json(raw["items"], version), version=version,
+            seen=raw.get("seen", 0),
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise PackageError(f"manifest: {exc}") from None
@@ -275,15 +329,23 @@ def _layout_from_json(raw: object) -> Layout:
                        tuple(tuple(p) for p in raw["order"]), raw["rescale"])
 
 
-def _items_from_json(raw: object) -> ItemIds:
-    if not isinstance(raw, dict) or raw.get("kind") not in ITEM_ID_KINDS:
-        raise ValueError(f"items={str(raw)[:80]} is not allowed: kind in {ITEM_ID_KINDS}")
-    expected = ["kind", "labels"] if raw["kind"] == "labels" else ["kind"]
+_ITEM_KEYS = {"range": ["kind", "start"], "int32": ["kind"], "int64": ["kind"],
+              "delta": ["kind", "first", "n_bytes"], "front": ["kind", "n_bytes"],
+              "labels": ["kind", "labels"], "catalogue": ["kind", "fingerprint"]}
+
+
+def _items_from_json(raw: object, version: int) -> ItemIds:
+    kinds = V1_ID_KINDS if version == 1 else ID_KINDS
+    if not isinstance(raw, dict) or raw.get("kind") not in kinds:
+        raise ValueError(f"items={str(raw)[:80]} is not allowed: kind in {kinds}")
+    kind = raw["kind"]
+    expected = ["kind"] if version == 1 and kind == "range" else _ITEM_KEYS[kind]
     if list(raw) != expected:
         raise ValueError(f"items keys {list(raw)} are not allowed: {expected}")
-    if raw["kind"] == "labels":
+    if kind == "labels":
         return ItemIds("labels", _strings(raw["labels"], "items.labels"))
-    return ItemIds(raw["kind"])
+    return ItemIds(kind, start=raw.get("start", 0), first=raw.get("first", 0),
+                   n_bytes=raw.get("n_bytes", 0), fingerprint=raw.get("fingerprint"))
 
 
 def _strings(raw: object, name: str) -> tuple[str, ...]:

@@ -1,10 +1,13 @@
-"""Item values in float32, float16 or int8 (symmetric, with float32 scales).
+"""Item values in float32, float16 or a symmetric integer type (int8, int4, int2) with float32
+scales.
 
-int8 values are ``q = clip(rint(x / s), -127, 127)`` with ``s = max|x| / 127`` over the scale's
-unit, and decode to ``q * s``. The unit is the item's whole trained row (``row`` scales) or one
-positional block of it (``block`` scales), always over all trained positions, shipped or not:
-narrowing a row or dropping a block then never changes the remaining values or scales, which
-is what makes shrinking on the device agree byte for byte with building on the server.
+Integer values are ``q = clip(rint(x / s), -Q, Q)`` with ``s = max|x| / Q`` over the scale's
+unit (``Q`` = 127 for int8, 7 for int4, 1 for int2), and decode to ``q * s``. The unit is the
+item's whole trained row (``row`` scales) or one positional block of it (``block`` scales),
+always over all trained positions, shipped or not: narrowing a row or dropping a block then
+never changes the remaining values or scales, which is what makes shrinking on the device
+agree byte for byte with building on the server. int4 / int2 values are then packed
+(``elasticrec.format.values.pack``).
 """
 
 from __future__ import annotations
@@ -12,29 +15,37 @@ from __future__ import annotations
 import numpy as np
 
 from elasticrec.errors import ElasticrecError
+from elasticrec.format.values import QMAX
 
-INT8_MAX = 127
+INT8_MAX = QMAX["int8"]
 
 
-def row_scales(item: np.ndarray) -> np.ndarray:
+def row_scales(item: np.ndarray, value_dtype: str = "int8") -> np.ndarray:
     """float32 ``(n_items,)`` scales over each full row."""
-    return (np.abs(item).max(axis=1, initial=0.0) / np.float32(INT8_MAX)).astype(np.float32)
+    return (np.abs(item).max(axis=1, initial=0.0) / np.float32(QMAX[value_dtype])).astype(
+        np.float32)
 
 
-def block_scales(item: np.ndarray, n_blocks: int) -> np.ndarray:
+def block_scales(item: np.ndarray, n_blocks: int, value_dtype: str = "int8") -> np.ndarray:
     """float32 ``(n_items, n_blocks)`` scales over each positional block of each row."""
     n, dim = item.shape
     blocks = np.abs(item).reshape(n, n_blocks, dim // n_blocks)
-    return (blocks.max(axis=2, initial=0.0) / np.float32(INT8_MAX)).astype(np.float32)
+    return (blocks.max(axis=2, initial=0.0) / np.float32(QMAX[value_dtype])).astype(np.float32)
 
 
-def quantize_int8(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """``x`` float32 over ``scales`` (broadcastable; a zero scale gives zeros) to int8."""
+def quantize(x: np.ndarray, scales: np.ndarray, value_dtype: str = "int8") -> np.ndarray:
+    """``x`` float32 over ``scales`` (broadcastable; a zero scale gives zeros) to ``int8``
+    values in ``[-Q, Q]`` of ``value_dtype`` (not yet packed)."""
     x = np.asarray(x, dtype=np.float32)
     s = np.broadcast_to(scales, x.shape)
     q = np.zeros(x.shape, dtype=np.float32)
     np.divide(x, s, out=q, where=s > 0)
-    return np.clip(np.rint(q), -INT8_MAX, INT8_MAX).astype(np.int8)
+    top = QMAX[value_dtype]
+    return np.clip(np.rint(q), -top, top).astype(np.int8)
+
+
+def quantize_int8(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    return quantize(x, scales, "int8")
 
 
 def to_float16(x: np.ndarray) -> np.ndarray:

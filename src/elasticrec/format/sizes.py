@@ -14,7 +14,8 @@ import json
 from dataclasses import replace
 
 from elasticrec.format.container import container_size, encode_header
-from elasticrec.format.manifest import Manifest, value_itemsize
+from elasticrec.format.manifest import Manifest
+from elasticrec.format.values import value_bytes
 
 
 def package_bytes(manifest: Manifest) -> int:
@@ -46,8 +47,10 @@ def byte_breakdown(manifest: Manifest) -> dict[str, int]:
 
 def item_block_bytes(width: int, value_dtype: str, scale_mode: str) -> int:
     """Bytes one item's block of ``width`` values adds to a blocks-layout package: its values
-    and, with per-block int8 scales, one float32 scale (the price RULE and PEEL pay)."""
-    return width * value_itemsize(value_dtype) + 4 * (scale_mode == "block")
+    and, with per-block scales, one float32 scale (the price RULE and PEEL pay). int4 / int2
+    blocks of a width that fills no whole byte are rounded up (the package's own size, which
+    the fit checks, packs them back to back)."""
+    return value_bytes(width, value_dtype) + 4 * (scale_mode == "block")
 
 
 def ragged_table_bytes(n_values: int, n_rows: int, *, value_dtype: str = "float32",
@@ -56,5 +59,5 @@ def ragged_table_bytes(n_values: int, n_rows: int, *, value_dtype: str = "float3
     offsets (SCALL's stored tables use float32 values and int64 offsets)."""
     from elasticrec.format.container import DTYPES
 
-    return (n_values * value_itemsize(value_dtype)
+    return (value_bytes(n_values, value_dtype)
             + (n_rows + 1) * DTYPES[offset_dtype].itemsize)

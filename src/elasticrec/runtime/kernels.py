@@ -2,12 +2,13 @@
 
 A segment is a set of items (``rows``, ascending; ``None`` for all items in order) that ship
 the same user positions (``cols``, in the order of the stored value columns), their values
-as stored (float32, float16 or int8), their int8 scales and a score factor. The dense layout
+as stored (float32, float16 or int8 arrays; int4 / int2 as ``PackedRows``, which stay packed),
+their scales and a score factor. The dense layout
 is one segment; the blocks layout one per item group (a zero-copy view of the flat values);
 the ragged layout one per distinct width (values regrouped by width once, at load).
 
 The score of an item is ``factor * sum_j u[cols[j]] * v[j]`` with ``v`` the decoded values
-(float16 widened exactly; int8 times its row or block scale). Items in no segment, or in a
+(float16 widened exactly; integers times their row or block scale). Items in no segment, or in a
 segment of width 0, score 0.
 """
 
@@ -18,17 +19,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest
+from elasticrec.format.values import PACKED, VALUE_BITS
+from elasticrec.runtime.packed import PackedRows
 
-CHUNK_ROWS = 16384  # rows decoded to float32 at a time for float16 / int8 values
+CHUNK_ROWS = 16384  # rows decoded to float32 at a time for float16 / integer values
 
 
 @dataclass(frozen=True, eq=False)
 class ScoreSegment:
     rows: np.ndarray | None
     cols: np.ndarray
-    values: np.ndarray  # (n_rows, width) as stored
-    row_scale: np.ndarray | None = None  # (n_rows,) int8 row scales
-    block_scale: np.ndarray | None = None  # (n_rows, width // block) int8 block scales
+    values: np.ndarray | PackedRows  # (n_rows, width) as stored, or packed int4 / int2
+    row_scale: np.ndarray | None = None  # (n_rows,) row scales
+    block_scale: np.ndarray | None = None  # (n_rows, width // block) block scales
     block: int = 0  # block width when block_scale is given
     factor: float = 1.0
 
@@ -47,6 +50,8 @@ class ScoreSegment:
                 per_block = np.einsum("nkb,ukb->unk", v3, u3)
                 out[:, lo:lo + CHUNK_ROWS] = (per_block * self.block_scale[lo:lo + CHUNK_ROWS]
                                               ).sum(axis=2)
+        elif len(users) == 1 and isinstance(self.values, PackedRows):
+            out = self.values.dot(u[0])[None]
         elif len(users) == 1:
             # One user: NumPy's own single-threaded SIMD loop, decoding float16 / int8 in
             # buffered chunks (no full copy). BLAS is not used here: on a busy CPU a threaded
@@ -82,11 +87,14 @@ def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]) -> list[S
     values = tensors["values"]
     scales = tensors.get("scales")
     row_scale = scales if manifest.scales == "row" else None
+    packed = manifest.value_dtype if manifest.value_dtype in PACKED else None
     if isinstance(layout, DenseLayout):
+        if packed:
+            values = PackedRows.from_flat(values, 0, manifest.n_items, layout.width, packed)
         return [ScoreSegment(None, np.arange(layout.width), values, row_scale)]
     if isinstance(layout, BlockLayout):
-        return _block_segments(manifest, layout, tensors["item_group"], values, scales)
-    return _ragged_segments(tensors["offsets"], values, row_scale)
+        return _block_segments(manifest, layout, tensors["item_group"], values, scales, packed)
+    return _ragged_segments(tensors["offsets"], values, row_scale, packed)
 
 
 def item_groups(item_group: np.ndarray, group_sizes: tuple[int, ...]) -> list[np.ndarray]:
@@ -96,7 +104,8 @@ def item_groups(item_group: np.ndarray, group_sizes: tuple[int, ...]) -> list[np
 
 
 def _block_segments(manifest: Manifest, layout: BlockLayout, item_group: np.ndarray,
-                    values: np.ndarray, scales: np.ndarray | None) -> list[ScoreSegment]:
+                    values: np.ndarray, scales: np.ndarray | None,
+                    packed: str | None) -> list[ScoreSegment]:
     b = manifest.block_width
     segments, start = [], 0
     for rows, shipped in zip(item_groups(item_group, layout.group_sizes), layout.groups,
@@ -104,7 +113,10 @@ def _block_segments(manifest: Manifest, layout: BlockLayout, item_group: np.ndar
         k = len(shipped)
         n_vals = len(rows) * k * b
         cols = (np.asarray(shipped, dtype=np.int64)[:, None] * b + np.arange(b)).reshape(-1)
-        vals = values[start:start + n_vals].reshape(len(rows), k * b)
+        if packed:
+            vals = PackedRows.from_flat(values, start, len(rows), k * b, packed)
+        else:
+            vals = values[start:start + n_vals].reshape(len(rows), k * b)
         row_scale = block_scale = None
         if manifest.scales == "row":
             row_scale = scales[rows]
@@ -116,8 +128,8 @@ def _block_segments(manifest: Manifest, layout: BlockLayout, item_group: np.ndar
     return segments
 
 
-def _ragged_segments(offsets: np.ndarray, values: np.ndarray,
-                     row_scale: np.ndarray | None) -> list[ScoreSegment]:
+def _ragged_segments(offsets: np.ndarray, values: np.ndarray, row_scale: np.ndarray | None,
+                     packed: str | None) -> list[ScoreSegment]:
     offsets = offsets.astype(np.int64)
     widths = np.diff(offsets)
     order = np.argsort(widths, kind="stable")
@@ -126,7 +138,19 @@ def _ragged_segments(offsets: np.ndarray, values: np.ndarray,
     for w, rows in zip(distinct, np.split(order, np.cumsum(counts)[:-1]), strict=True):
         if w == 0:
             continue
-        vals = values[offsets[rows][:, None] + np.arange(w)]
+        at = offsets[rows][:, None] + np.arange(w)
+        if packed:
+            vals = PackedRows.from_codes(_codes_at(values, at, packed), packed)
+        else:
+            vals = values[at]
         scale = row_scale[rows] if row_scale is not None else None
         segments.append(ScoreSegment(rows, np.arange(w), vals, scale))
     return segments
+
+
+def _codes_at(data: np.ndarray, at: np.ndarray, value_dtype: str) -> np.ndarray:
+    """The codes of packed values at logical indices ``at`` (any shape)."""
+    bits = VALUE_BITS[value_dtype]
+    per = 8 // bits
+    shift = ((at % per) * bits).astype(np.uint8)
+    return (data[at // per] >> shift) & np.uint8((1 << bits) - 1)

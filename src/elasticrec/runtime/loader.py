@@ -15,9 +15,11 @@ import os
 
 import numpy as np
 
+from elasticrec.format import ids as id_maps
 from elasticrec.format.container import DTYPES, Container, decode
 from elasticrec.format.errors import PackageError
 from elasticrec.format.manifest import BlockLayout, Manifest, RaggedLayout, manifest_from_json
+from elasticrec.format.values import PACKED, first_bad_code
 
 
 def read_buffer(path: str | os.PathLike) -> memoryview | bytes:
@@ -71,6 +73,10 @@ def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
     if values.dtype == np.int8 and values.size and values.min() < -127:
         raise PackageError("tensor 'values' holds -128; int8 values are symmetric in "
                            "[-127, 127]")
+    if manifest.value_dtype in PACKED:
+        bad = first_bad_code(values, manifest.n_values(), manifest.value_dtype)
+        if bad is not None:
+            raise PackageError(f"tensor 'values' ({manifest.value_dtype}) {bad}")
     layout = manifest.layout
     if isinstance(layout, RaggedLayout):
         offsets = tensors["offsets"]
@@ -93,5 +99,18 @@ def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
         if tuple(int(x) for x in sizes) != layout.group_sizes:
             raise PackageError("tensor 'item_group' disagrees with the manifest's group_sizes")
     ids = tensors.get("item_ids")
-    if ids is not None and len(np.unique(ids)) != len(ids):
+    if manifest.items.kind in ("int32", "int64") and len(np.unique(ids)) != len(ids):
         raise PackageError("tensor 'item_ids' repeats an id")
+    if manifest.items.kind in ("delta", "front"):
+        try:
+            labels = id_maps.decode(manifest.items, manifest.n_items, ids)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PackageError(f"tensor 'item_ids' ({manifest.items.kind}): {exc}") from None
+        if len(set(labels)) != len(labels):
+            raise PackageError(f"tensor 'item_ids' ({manifest.items.kind}) repeats an id")
+    seen = tensors.get("seen")
+    if seen is not None and seen.size:
+        rows = seen.astype(np.int64)
+        if rows[0] < 0 or rows[-1] >= manifest.n_items or (np.diff(rows) <= 0).any():
+            raise PackageError(f"tensor 'seen' must hold ascending distinct item rows in "
+                               f"[0, {manifest.n_items})")

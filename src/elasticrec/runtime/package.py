@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from elasticrec.eval.ranking import top_k
+from elasticrec.format import ids as id_maps
 from elasticrec.format.container import encode
 from elasticrec.format.errors import PackageError
 from elasticrec.format.manifest import Manifest
@@ -32,23 +33,31 @@ class Recommendation:
     scores: np.ndarray
 
 
-def load(path: str | os.PathLike, *, verify: bool = True) -> Package:
-    """Memory-map and check the package at ``path``; ``verify=False`` skips the SHA-256."""
-    return Package(read_buffer(path), verify=verify)
+def load(path: str | os.PathLike, *, verify: bool = True,
+         catalogue: Sequence[str] | None = None) -> Package:
+    """Memory-map and check the package at ``path``; ``verify=False`` skips the SHA-256.
+    ``catalogue``: the device's item ids in row order, for a package that names its items
+    by catalogue reference (its fingerprint must match)."""
+    return Package(read_buffer(path), verify=verify, catalogue=catalogue)
 
 
-def load_bytes(data: bytes, *, verify: bool = True) -> Package:
-    return Package(data, verify=verify)
+def load_bytes(data: bytes, *, verify: bool = True,
+               catalogue: Sequence[str] | None = None) -> Package:
+    return Package(data, verify=verify, catalogue=catalogue)
 
 
 class Package:
     """A checked package; tensors are read-only views of the file (memory-mapped)."""
 
-    def __init__(self, buf: bytes | memoryview, *, verify: bool = True) -> None:
+    def __init__(self, buf: bytes | memoryview, *, verify: bool = True,
+                 catalogue: Sequence[str] | None = None) -> None:
         self.manifest, self.tensors, container = parse(buf, verify=verify)
         self.file_bytes: int = container.file_bytes
         self.header_bytes: int = container.header_bytes
         self.segments: list[ScoreSegment] = build_segments(self.manifest, self.tensors)
+        self._catalogue: tuple[str, ...] | None = None
+        if catalogue is not None:
+            self._catalogue = _checked_catalogue(self.manifest, catalogue)
 
     @property
     def n_items(self) -> int:
@@ -68,12 +77,20 @@ class Package:
 
     @cached_property
     def item_labels(self) -> tuple[str, ...]:
-        kind = self.manifest.items.kind
-        if kind == "labels":
-            return self.manifest.items.labels or ()
-        if kind == "range":
-            return tuple(str(i) for i in range(self.n_items))
-        return tuple(str(x) for x in self.tensors["item_ids"].tolist())
+        items = self.manifest.items
+        if items.kind == "catalogue":
+            if self._catalogue is None:
+                raise PackageError(
+                    f"this package names its items by catalogue {items.fingerprint[:16]}...; "
+                    "load it with the device's catalogue (recommend --catalogue FILE)")
+            return self._catalogue
+        return id_maps.decode(items, self.n_items, self.tensors.get("item_ids"))
+
+    @property
+    def seen(self) -> np.ndarray:
+        """Item rows the package's user has already seen (shipped in the package), ascending."""
+        rows = self.tensors.get("seen")
+        return np.zeros(0, np.int64) if rows is None else rows.astype(np.int64)
 
     @cached_property
     def _label_index(self) -> dict[str, int]:
@@ -123,12 +140,17 @@ class Package:
 
     def recommend(self, k: int, *, user: str | int | None = None,
                   user_vector: np.ndarray | None = None,
-                  exclude: Sequence[int] | np.ndarray = ()) -> Recommendation:
+                  exclude: Sequence[int] | np.ndarray = (),
+                  exclude_seen: bool = True) -> Recommendation:
         """The ``k`` best items for the package's user (or ``user``, or ``user_vector``),
-        leaving out item rows ``exclude``; fewer when fewer items remain."""
+        leaving out item rows ``exclude`` and, unless ``exclude_seen`` is false, the seen
+        items the package ships; fewer when fewer items remain."""
         u = self.user_vector(user) if user_vector is None else user_vector
         scores = self.scores(np.asarray(u, dtype=np.float32))
-        ex = np.unique(np.asarray(exclude, dtype=np.int64))
+        ex = np.asarray(exclude, dtype=np.int64)
+        if exclude_seen and self.manifest.seen:
+            ex = np.concatenate([ex, self.seen])
+        ex = np.unique(ex)
         if ex.size and (ex[0] < 0 or ex[-1] >= self.n_items):
             raise PackageError(f"excluded item rows must lie in [0, {self.n_items})")
         if int(k) + ex.size <= self.n_items:
@@ -185,3 +207,18 @@ class Package:
                    for spec in self.manifest.tensor_specs()}
         tensors["user"] = ("F32", vector)
         return encode(manifest.to_json(), tensors)
+
+
+def _checked_catalogue(manifest: Manifest, catalogue: Sequence[str]) -> tuple[str, ...]:
+    labels = tuple(str(x) for x in catalogue)
+    items = manifest.items
+    if items.kind != "catalogue":
+        raise PackageError(f"a catalogue was given but this package names its items itself "
+                           f"({items.kind})")
+    if len(labels) != manifest.n_items:
+        raise PackageError(f"the catalogue holds {len(labels):,} items; the package has "
+                           f"{manifest.n_items:,}")
+    if id_maps.catalogue_fingerprint(labels) != items.fingerprint:
+        raise PackageError("the catalogue's fingerprint differs from the package's: it is "
+                           "not the catalogue (or row order) the package was built for")
+    return labels

@@ -27,6 +27,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.format.container import encode
 from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, RaggedLayout
 from elasticrec.format.sizes import device_bytes
+from elasticrec.format.values import PACKED, pack, unpack
 from elasticrec.runtime.kernels import item_groups
 from elasticrec.runtime.package import Package
 
@@ -76,10 +77,15 @@ def _truncated_tensors(package: Package, level: int) -> dict:
     specs = {s.name: s.dtype for s in new_manifest.tensor_specs()}
     t = dict(package.tensors)
     layout = manifest.layout
+    packed = manifest.value_dtype if manifest.value_dtype in PACKED else None
+    if packed:  # cut the values themselves, then pack them again
+        t["values"] = unpack(t["values"], 0, manifest.n_values(), packed)
+        if isinstance(layout, DenseLayout):
+            t["values"] = t["values"].reshape(manifest.n_items, layout.width)
     if isinstance(layout, DenseLayout):
         t["values"] = t["values"][:, :level]
     elif isinstance(layout, BlockLayout):
-        t["values"], scales = _cut_blocks(package, layout, new_manifest.layout)
+        t["values"], scales = _cut_blocks(package, t["values"], layout, new_manifest.layout)
         if manifest.scales == "block":
             t["scales"] = scales
     else:
@@ -88,13 +94,15 @@ def _truncated_tensors(package: Package, level: int) -> dict:
         position = np.arange(layout.n_values) - np.repeat(t["offsets"][:-1], widths)
         t["values"] = t["values"][position < np.repeat(new_widths, widths)]
         t["offsets"] = np.concatenate([[0], np.cumsum(new_widths)])
+    if packed:
+        t["values"] = pack(t["values"], packed)
     return {name: (specs[name], arr) for name, arr in t.items()}
 
 
-def _cut_blocks(package: Package, old: BlockLayout, new: BlockLayout):
+def _cut_blocks(package: Package, values: np.ndarray, old: BlockLayout, new: BlockLayout):
     """Each group's values keep the first (new count) blocks of each row."""
     b = package.manifest.block_width
-    values, scales = package.tensors["values"], package.tensors.get("scales")
+    scales = package.tensors.get("scales")
     groups = item_groups(package.tensors["item_group"], old.group_sizes)
     kept_values, kept_scales, start = [], [], 0
     for rows, shipped, keep in zip(groups, old.groups, new.groups, strict=True):
