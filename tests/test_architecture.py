@@ -90,7 +90,7 @@ def public(module: str) -> bool:
     return "." not in name and name in elasticrec.__all__
 
 
-@pytest.mark.parametrize("folder", ["src/elasticrec/cli", "examples"])  # benchmarks: next
+@pytest.mark.parametrize("folder", ["src/elasticrec/cli", "examples", "benchmarks"])
 def test_cli_benchmarks_and_examples_use_only_the_public_api(folder):
     private = [f"{p.relative_to(ROOT)}:{line} imports {m}"
                for p in sorted((ROOT / folder).rglob("*.py")) for line, m in imports(p)
