@@ -29,6 +29,7 @@ FLOORS = [
     {"peel", "scall"},
     {"pipeline"},
     {"__init__"},  # the public face loads the pipeline lazily
+    {"bench"},  # benchmark suites, on the public API alone
     {"cli"},
     {"__main__"},
 ]
@@ -90,7 +91,8 @@ def public(module: str) -> bool:
     return "." not in name and name in elasticrec.__all__
 
 
-@pytest.mark.parametrize("folder", ["src/elasticrec/cli", "examples", "benchmarks"])
+@pytest.mark.parametrize("folder", ["src/elasticrec/cli", "examples", "benchmarks",
+                                    "src/elasticrec/bench"])
 def test_cli_benchmarks_and_examples_use_only_the_public_api(folder):
     private = [f"{p.relative_to(ROOT)}:{line} imports {m}"
                for p in sorted((ROOT / folder).rglob("*.py")) for line, m in imports(p)

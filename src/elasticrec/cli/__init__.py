@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "shrink": "elasticrec.cli.shrink",
     "onnx": "elasticrec.cli.onnx",
     "stream": "elasticrec.cli.stream",
+    "bench": "elasticrec.cli.bench",
 }
 
 
