@@ -50,7 +50,7 @@ def test_every_method_and_baseline_at_every_budget_fits_on_the_file(bench):
         assert r["package_bytes"] <= r["budget_bytes"] and r["device_bytes"] <= r["budget_bytes"]
         assert {"date", "machine", "commit"} <= set(r)
     assert sum("infeasible" not in r for r in packages) >= len(names) + 1
-    files = sorted((out / "packages" / "toy" / "mf").glob("*.erpkg"))
+    files = sorted((out / "work" / "packages" / "toy" / "mf").glob("*.erpkg"))
     assert len(files) == sum("infeasible" not in r for r in packages)
     for path in files:
         budget = next(r["budget_bytes"] for r in packages if "infeasible" not in r and
@@ -96,9 +96,9 @@ def test_a_package_over_its_budget_stops_the_run_naming_the_record(bench, tmp_pa
     monkeypatch.setitem(baselines.BASELINES, "too-big", too_big)
     suite = elasticrec.BenchSuite(name="toy", datasets=TOY.datasets, budgets=("40%",),
                                   baselines=("too-big",))
-    (tmp_path / "runs").symlink_to(out / "runs")  # reuse the trained runs
     with pytest.raises(runner.BudgetViolation, match="record toy/mf/too-big/40%"):
-        elasticrec.run_bench(suite, out=tmp_path, progress=False, log=lambda _m: None)
+        elasticrec.run_bench(suite, out=tmp_path, work=out / "work", progress=False,
+                             log=lambda _m: None)  # the trained runs, reused
 
 
 def test_unknown_suite_and_baseline_are_refused(tmp_path):

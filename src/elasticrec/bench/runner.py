@@ -43,13 +43,14 @@ class Unit:
 
 
 def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
-              resume: bool = False, data_dir: str | Path | None = None, download: bool = True,
+              work: str | Path | None = None, resume: bool = False,
+              data_dir: str | Path | None = None, download: bool = True,
               progress: bool = True, log: Log | None = None) -> list[dict]:
     """Run a benchmark suite (``"quick"``, ``"full"`` or a ``BenchSuite``) into ``out``:
     ``SUITE.json`` (every record, with date, machine and commit), ``SUITE.md`` (one table
     per dataset and base model, published references apart) and ``SUITE-DATASET-MODEL.png``
-    (quality against budget, log axis); run folders under ``out/runs``, the checked device
-    packages under ``out/packages``. Returns the records.
+    (quality against budget, log axis). Run folders, streams and the checked device
+    packages go under ``work`` (default ``out/work``). Returns the records.
 
     >>> elasticrec.run_bench("quick", out="bench", resume=True)  # doctest: +SKIP
     """
@@ -64,13 +65,14 @@ def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
         raise ElasticrecError(f"suite {suite.name!r}: unknown baseline {unknown[0]!r}; known: "
                               f"{sorted(BASELINES)}")
     say = log or print
+    work = out / "work" if work is None else Path(work)
     book = Book(path, suite.name, resume)
     units: list[Unit] = []
     for data in suite.datasets:
         for model in data.models:
-            units += Models(suite, data, model, out, book, data_dir, download, say).units()
+            units += Models(suite, data, model, work, book, data_dir, download, say).units()
     for data in (*suite.datasets, *suite.stream_only):
-        units += [stream_unit(data, method, budget, options, out, data_dir, download, say)
+        units += [stream_unit(data, method, budget, options, work, data_dir, download, say)
                   for method, budget, options in data.streams]
     todo = [u for u in units if u.key not in book.done]
     say(f"bench {suite.name}: {len(units)} units, {len(units) - len(todo)} already done")
@@ -112,11 +114,11 @@ class Models:
     """One dataset and base model: its runs (trained on first use, reused when complete)
     and its units."""
 
-    def __init__(self, suite: BenchSuite, data: BenchData, model: str, out: Path, book: Book,
-                 data_dir, download: bool, log: Log) -> None:
+    def __init__(self, suite: BenchSuite, data: BenchData, model: str, work: Path,
+                 book: Book, data_dir, download: bool, log: Log) -> None:
         self.suite, self.data, self.model, self.book = suite, data, model, book
-        self.runs = out / "runs" / data.label / model
-        self.packages = out / "packages" / data.label / model
+        self.runs = work / "runs" / data.label / model
+        self.packages = work / "packages" / data.label / model
         self.where = {"data_dir": data_dir, "download": download}
         self.log = log
         self.seeds = suite.random_seeds
@@ -245,13 +247,13 @@ class Models:
         return size
 
 
-def stream_unit(data: BenchData, method: str, budget: str, options: dict, out: Path,
+def stream_unit(data: BenchData, method: str, budget: str, options: dict, work: Path,
                 data_dir, download: bool, log: Log) -> Unit:
     """A stream under a budget (SCALL's setting): every segment's stored bytes checked."""
     key = ("stream", data.label, options.get("model", "lightgcn"), method, budget)
 
     def do() -> dict:
-        folder = out / "streams" / data.label / f"{method}-{budget.replace('=', '')}"
+        folder = work / "streams" / data.label / f"{method}-{budget.replace('=', '')}"
         if (folder / "summary.json").is_file():
             s = elasticrec.load_stream(folder)
         else:

@@ -54,7 +54,7 @@ class BenchSuite:
 
 # One BPR recipe per dataset, shared by every model and method trained on it (valid_ratio 0.1
 # everywhere, so the full, uniform and elastic runs share one split).
-_SMALL = dict(epochs=30, batch_size=2048, lr=5e-3, lr_decay=0.97, l2=1e-3, eval_every=0,
+_SMALL = dict(epochs=20, batch_size=4096, lr=1e-2, lr_decay=0.95, l2=1e-3, eval_every=0,
               valid_ratio=0.1, seed=0)
 _SMALL_RULE = dict(label_configs=100, label_users=500)
 _SMALL_PEEL = dict(n_clusters=4, peel_epochs=2)

@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split(":", 1)[1].strip())
     p.add_argument("suite", choices=SUITES, metavar="SUITE", help="quick or full")
     p.add_argument("--out", type=Path, default=Path("bench"),
-                   help="the folder of records, tables, plots, runs and packages")
+                   help="the folder of records, tables and plots")
+    p.add_argument("--work", type=Path, default=None,
+                   help="run folders and checked packages (default: OUT/work)")
     p.add_argument("--resume", action="store_true",
                    help="continue a suite in OUT, skipping its finished units")
     add_data_options(p)
@@ -28,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    records = elasticrec.run_bench(args.suite, out=args.out, resume=args.resume,
+    records = elasticrec.run_bench(args.suite, out=args.out, work=args.work,
+                                   resume=args.resume,
                                    data_dir=data_dir_from(args), download=not args.no_download,
                                    progress=show_progress(), log=log)
     packages = [r for r in records if r["kind"] == "package" and "infeasible" not in r]
