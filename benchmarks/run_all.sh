@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Regenerates every published number in docs/results/ with the settings recorded there.
-# About nine hours on the 2-core CI-class machine; each step upserts its own records, so a
-# step can be rerun alone (copy its line). Needs the datasets (see README: data location).
+# First the suite (every method and baseline on gowalla and yelp2018, and the SCALL streams:
+# `elasticrec bench full`, resumable: rerun it after an interruption), then what the suite
+# does not cover: learning curves, epoch/evaluation/load times, package latency and memory,
+# RULE's ablations and estimators, PEEL's group sweep, device populations and re-selection
+# timing, SCALL's seeds and growing sizes, and scaling out. Each step upserts its own
+# records, so a step can be rerun alone (copy its line). Needs the datasets (README: data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 F="$PY -m benchmarks.foundation"
+
+$PY -m elasticrec bench full --out docs/results/bench --resume
 
 # Base models: fixed schedules, no model selection on the test split.
 $F train --dataset gowalla  --model lightgcn --epochs 220 --batch-size 16384 --lr 0.01 --lr-decay 0.99 --lr-min 0.001 --eval-every 10
@@ -35,3 +41,5 @@ $PY -m benchmarks.scall run --dataset amazon-grocery  --budget B=0.75 --new-enti
 $PY -m benchmarks.scall run --dataset ml-latest-small --budget c=16   --new-entities 1200 --seeds 0 1 2
 $PY -m benchmarks.scall run --dataset ml-latest-small --budget B=0.3  --new-entities 1200 --seeds 0 1 2
 $PY -m benchmarks.scall table
+# Scaling out: 1 and 2 processes (see docs/distributed.md).
+$PY -m benchmarks.scaling run

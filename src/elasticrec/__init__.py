@@ -11,6 +11,7 @@ The public API (the CLI, the demo and the benchmarks use nothing else)::
     peel = run.personalise(n_clusters=4)           # RULE run -> PEEL run, no retraining
     run = elasticrec.load_run("runs/mine")         # a finished run folder, checked
     s = elasticrec.stream(events, budget="c=16", method="scall")   # -> StreamRun
+    elasticrec.run_bench("quick", out="bench")     # every method and baseline, 3 budgets
 
 ``elasticrec.runtime`` is the device face (NumPy only): load a package, recommend, shrink.
 Names are loaded on first use, so ``import elasticrec.runtime`` stays free of PyTorch.
@@ -38,6 +39,9 @@ _PUBLIC: dict[str, str] = {
     "export_embeddings": "elasticrec.pipeline.export",
     "package_to_onnx": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
+    "run_bench": "elasticrec.bench.runner",
+    "BenchSuite": "elasticrec.bench.suites",
+    "BenchData": "elasticrec.bench.suites",
     "DistContext": "elasticrec.train.distributed",
     "from_environment": "elasticrec.train.distributed",
     "process_group": "elasticrec.train.distributed",
@@ -65,6 +69,8 @@ _SUBMODULES = ("runtime",)
 
 __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "DATASETS",
+    "BenchData",
+    "BenchSuite",
     "DataConfig",
     "Dataset",
     "DistContext",
@@ -96,6 +102,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "process_group",
     "profile_steps",
     "resolve_data_dir",
+    "run_bench",
     "runtime",
     "score_fn_from_embeddings",
     "stream",
@@ -106,6 +113,8 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
     from elasticrec import runtime
     from elasticrec.atomic import write_bytes, write_text
+    from elasticrec.bench.runner import run_bench
+    from elasticrec.bench.suites import BenchData, BenchSuite
     from elasticrec.budget.units import format_bytes, parse_budget, parse_stream_budget
     from elasticrec.data.config import DataConfig
     from elasticrec.data.dataset import Dataset, load_dataset

@@ -1,0 +1,137 @@
+"""The methods and baselines a suite measures: one entry each, one function each.
+
+Every entry answers one question the same way: given the runs trained for a dataset and base
+model (``Context``) and a budget in bytes (a share converted once, of the full model's
+float32 item table), what ships and how good is it? It returns a ``Shipped``:
+one device's package (the file the budget is checked on), the evaluation of what ships to
+every user through the NumPy runtime (``Run.evaluate``), and what producing it cost. A
+budget an entry cannot meet raises ``elasticrec.ElasticrecError`` (recorded as infeasible).
+
+``METHODS`` are this library's (RULE, PEEL); ``BASELINES`` what a practitioner reaches for
+first. To add a baseline, write one function and add one line to ``BASELINES``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+import elasticrec
+
+
+@dataclass(frozen=True, eq=False)
+class Shipped:
+    package: bytes  # one device's package for the budget
+    evaluation: dict  # every user's package through the runtime (Run.evaluate's record)
+    export_seconds: float  # producing ``package`` from what is already trained
+    retrain_seconds: float = 0.0  # training this budget needs of its own (retrained widths)
+    train_seconds: float | None = None  # the one-off training it ships from
+    info: dict = field(default_factory=dict)
+
+
+class Context(Protocol):
+    """What an entry may ask of the runner (which trains on first use and resumes)."""
+
+    seeds: tuple[int, ...]
+
+    def run(self, kind: str) -> elasticrec.Run: ...  # "full", "rule" or "peel"
+
+    def uniform(self, width: int) -> elasticrec.Run: ...  # a full run retrained at width
+
+    def train_seconds(self, kind: str) -> float: ...
+
+
+Entry = Callable[[Context, int], Shipped]
+
+
+def _timed_export(run: elasticrec.Run, budget: int, **kwargs) -> tuple[elasticrec.Exported,
+                                                                         float]:
+    t0 = time.perf_counter()
+    got = run.export_detailed(budget, user=run.user_ids[0], **kwargs)
+    return got, time.perf_counter() - t0
+
+
+def rule(ctx: Context, budget: int) -> Shipped:
+    """RULE: the estimator-guided search for this budget over the trained elastic blocks."""
+    run = ctx.run("rule")
+    got, seconds = _timed_export(run, budget)
+    return Shipped(got.data, run.evaluate(budget=budget), seconds,
+                   train_seconds=ctx.train_seconds("rule"),
+                   info={"blocks": got.info["blocks"]})
+
+
+def peel(ctx: Context, budget: int) -> Shipped:
+    """PEEL: each user's group's refined table, its highest-weight blocks that fit."""
+    run = ctx.run("peel")
+    got, seconds = _timed_export(run, budget)
+    return Shipped(got.data, run.evaluate(budget=budget), seconds,
+                   train_seconds=ctx.train_seconds("peel"),
+                   info={"blocks": got.info["blocks"]})
+
+
+def dense(dtype: str) -> Entry:
+    """The full model's first W positions of every item, the widest W that fits, in
+    ``dtype`` values."""
+
+    def entry(ctx: Context, budget: int) -> Shipped:
+        run = ctx.run("full")
+        got, seconds = _timed_export(run, budget, dtype=dtype)
+        return Shipped(got.data, run.evaluate(budget=budget, dtype=dtype), seconds,
+                       train_seconds=ctx.train_seconds("full"),
+                       info={"width": got.info["width"]})
+
+    entry.__doc__ = f"Dense prefix truncation of the full model, {dtype} values."
+    return entry
+
+
+def uniform_retrained(ctx: Context, budget: int) -> Shipped:
+    """A model trained from scratch at the widest uniform width whose float32 package fits."""
+    width = ctx.run("full").export_detailed(budget, user=ctx.run("full").user_ids[0]
+                                            ).info["width"]
+    run = ctx.uniform(width)
+    got, seconds = _timed_export(run, budget)
+    return Shipped(got.data, run.evaluate(budget=budget), seconds,
+                   retrain_seconds=run.result["seconds"], info={"width": width})
+
+
+def random_blocks(ctx: Context, budget: int) -> Shipped:
+    """Random block sets of the RULE model within the budget: the mean over the seeds."""
+    run = ctx.run("rule")
+    got, seconds = _timed_export(run, budget, strategy="random", seed=ctx.seeds[0])
+    evals = [run.evaluate(budget=budget, strategy="random", seed=s) for s in ctx.seeds]
+    metrics = [k for k in evals[0] if "@" in k]
+    mean = {**evals[0], **{k: float(np.mean([e[k] for e in evals])) for k in metrics}}
+    mean["device_bytes"] = max(e["device_bytes"] for e in evals)
+    spread = {f"{k}_std": float(np.std([e[k] for e in evals])) for k in metrics}
+    return Shipped(got.data, mean, seconds, train_seconds=ctx.train_seconds("rule"),
+                   info={"seeds": len(ctx.seeds), **spread})
+
+
+def most_popular(ctx: Context, budget: int) -> Shipped:
+    """Every user gets the items most seen in training (their own left out): a package of
+    one value per item (log popularity) and a user vector of 1, through the same runtime."""
+    run = ctx.run("full")
+    t0 = time.perf_counter()
+    counts = np.asarray(run.data().train.to_csr().sum(axis=0)).ravel()
+    emb = run.embeddings
+    pop = replace(emb, user=np.ones((len(emb.user), 1), dtype=np.float32),
+                  item=np.log1p(counts).astype(np.float32)[:, None], model="most-popular")
+    package = elasticrec.export_embeddings(pop, budget, user=0).data
+    seconds = time.perf_counter() - t0
+    bundle = elasticrec.export_embeddings(pop, budget)
+    return Shipped(package, run.evaluate(package=bundle.data), seconds, train_seconds=0.0,
+                   info={"width": 1})
+
+
+METHODS: dict[str, Entry] = {"rule": rule, "peel": peel}
+BASELINES: dict[str, Entry] = {
+    "dense-float32": dense("float32"),
+    "dense-int8": dense("int8"),
+    "uniform-retrained": uniform_retrained,
+    "random-blocks": random_blocks,
+    "most-popular": most_popular,
+}

@@ -1,0 +1,114 @@
+"""`elasticrec bench` on a toy dataset: every method and baseline at two budgets, every
+package within its budget on the file, resumable, and a package over budget stops the run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import elasticrec
+from elasticrec.bench import baselines, runner
+from elasticrec.cli import build_parser
+
+
+def clustered(n_users=50, n_items=160, n=2500, seed=0):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n)
+    items = (users % 4) * (n_items // 4) + rng.integers(0, n_items // 4, n)
+    return users, items
+
+
+TOY = elasticrec.BenchSuite(
+    name="toy",
+    datasets=(elasticrec.BenchData(
+        "toy", clustered(),
+        recipes={"mf": dict(epochs=2, dim=16, eval_every=0, valid_ratio=0.1, seed=0)},
+        rule=dict(n_blocks=4, n_groups=4, label_configs=12),
+        peel=dict(n_clusters=2, peel_epochs=1)),),
+    budgets=("40%", "70%"), random_seeds=(0, 1))
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return out, elasticrec.run_bench(TOY, out=out, progress=False, log=lambda _m: None)
+
+
+def test_every_method_and_baseline_at_every_budget_fits_on_the_file(bench):
+    out, records = bench
+    packages = [r for r in records if r["kind"] == "package"]
+    names = set(baselines.METHODS) | set(baselines.BASELINES)
+    for budget in TOY.budgets:
+        got = {r["method"] for r in packages if r["budget"] == budget}
+        assert got == names, budget
+    for r in packages:
+        if "infeasible" in r:
+            continue
+        assert 0 <= r["recall@20"] <= 1 and r["n_test_users"] > 0
+        assert r["package_bytes"] <= r["budget_bytes"] and r["device_bytes"] <= r["budget_bytes"]
+        assert {"date", "machine", "commit"} <= set(r)
+    assert sum("infeasible" not in r for r in packages) >= len(names) + 1
+    files = sorted((out / "work" / "packages" / "toy" / "mf").glob("*.erpkg"))
+    assert len(files) == sum("infeasible" not in r for r in packages)
+    for path in files:
+        budget = next(r["budget_bytes"] for r in packages if "infeasible" not in r and
+                      path.name.startswith(r["method"] + "-" + r["budget"].replace("%", "pct")))
+        assert path.stat().st_size <= budget
+        elasticrec.runtime.load(path)
+    trained = {r["method"] for r in records if r["kind"] == "train"}
+    assert {"full", "rule", "peel"} <= trained and any(m.startswith("uniform-") for m in trained)
+    saved = json.loads((out / "toy.json").read_text())["records"]
+    assert len(saved) == len(records)
+
+
+def test_report_has_a_table_and_a_plot(bench):
+    out, _ = bench
+    text = (out / "toy.md").read_text()
+    assert "## toy, mf" in text and "| method | budget |" in text and "most-popular" in text
+    assert (out / "toy-toy-mf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_skips_finished_units_and_a_second_run_is_refused(bench, monkeypatch):
+    out, records = bench
+    with pytest.raises(elasticrec.ElasticrecError, match="resume=True"):
+        elasticrec.run_bench(TOY, out=out, progress=False, log=lambda _m: None)
+
+    def no_training(*_a, **_k):
+        raise AssertionError("a finished unit was run again")
+
+    monkeypatch.setattr(elasticrec, "fit", no_training)
+    again = elasticrec.run_bench(TOY, out=out, resume=True, progress=False,
+                                 log=lambda _m: None)
+    assert [r["unit"] for r in again] == [r["unit"] for r in records]
+
+
+def test_a_package_over_its_budget_stops_the_run_naming_the_record(bench, tmp_path,
+                                                                   monkeypatch):
+    out, _ = bench
+
+    def too_big(ctx, budget):
+        run = ctx.run("full")
+        whole = run.export(run.full_table_bytes * 4, user=run.user_ids[0])
+        return baselines.Shipped(whole, run.evaluate(budget=budget), 0.0)
+
+    monkeypatch.setitem(baselines.BASELINES, "too-big", too_big)
+    suite = elasticrec.BenchSuite(name="toy", datasets=TOY.datasets, budgets=("40%",),
+                                  baselines=("too-big",))
+    with pytest.raises(runner.BudgetViolation, match="record toy/mf/too-big/40%"):
+        elasticrec.run_bench(suite, out=tmp_path, work=out / "work", progress=False,
+                             log=lambda _m: None)  # the trained runs, reused
+
+
+def test_unknown_suite_and_baseline_are_refused(tmp_path):
+    with pytest.raises(elasticrec.ElasticrecError, match="suite 'nope' is not one of"):
+        elasticrec.run_bench("nope", out=tmp_path)
+    bad = elasticrec.BenchSuite(name="x", datasets=TOY.datasets, baselines=("nope",))
+    with pytest.raises(elasticrec.ElasticrecError, match="unknown baseline 'nope'"):
+        elasticrec.run_bench(bad, out=tmp_path)
+
+
+def test_the_command_line_takes_the_suites():
+    args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume"])
+    assert args.suite == "quick" and args.resume
