@@ -161,7 +161,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
                            "dim": cfg["model"]["dim"], "n_clusters": cfg["peel"]["n_clusters"],
                            "peel_epochs": cfg["peel"]["epochs"],
                            "label_configs": cfg["elastic"]["label_configs"]},
-              "recall@20": run.result.get("recall@20"), **results.provenance()}
+              "recall@20": run.result.get("recall@20"), "command": args.command_line,
+              **results.provenance()}
     query = lambda user: "/v1/package?" + urllib.parse.urlencode(  # noqa: E731
         {"user": user, "budget": args.budget})
     records = []
@@ -207,6 +208,9 @@ def table(records: list[dict]) -> str:
         "",
         results.measured(records),
         "",
+        "Commands: " + "; ".join(f"`{c}`" for c in sorted({r.get("command", "")
+                                                          for r in records} - {""})) + ".",
+        "",
         results.markdown_table(load, ["dataset", "budget", "budget_bytes", "cache", "clients",
                                       "requests", "packages_per_s", "p50_ms", "p99_ms",
                                       "mean_package_bytes", "load_before", "load_after"]),
@@ -249,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=lambda a: elasticrec.write_text(a.out.with_suffix(".md"),
                                                         table(results.load(a.out))) and 0)
     args = parser.parse_args(argv)
+    args.command_line = "python -m benchmarks.serve " + " ".join(
+        sys.argv[1:] if argv is None else argv)
     return int(args.func(args) or 0)
 
 
