@@ -14,6 +14,7 @@ import copy
 import importlib
 import os
 import sys
+from collections.abc import Collection
 
 from elasticrec import ElasticrecError, __version__
 
@@ -70,9 +71,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every command (``command=None``) or only ``command`` in full; the
-    others are listed by name and help, their modules left unimported."""
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with ``commands`` (default: every command) in full; the others are listed
+    by name and help, their modules left unimported."""
     parser = Parser(
         prog="elasticrec",
         description="Train recommenders once; ship every device a model that fits its budget.",
@@ -81,7 +82,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=Parser)
     for name, (module_name, help_text) in COMMANDS.items():
-        if command is None or name == command:
+        if commands is None or name in commands:
             importlib.import_module(module_name).add_parser(sub)
         else:
             sub.add_parser(name, help=help_text, add_help=False)
@@ -104,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = chosen_command(argv)
     try:
-        parser = build_parser(command) if command else build_parser("")
-        args = parser.parse_args(argv)
+        args = build_parser([command] if command else []).parse_args(argv)
         return int(args.run(args) or 0)
     except ModuleNotFoundError as exc:
         install = missing_extra(exc)

@@ -4,3 +4,7 @@
 their item parts); ``make_app`` puts it behind HTTP (Starlette, extra ``serve``). This part
 consumes only public ``elasticrec`` names; ``elasticrec serve`` runs it under uvicorn.
 """
+
+from elasticrec.serve.packages import Built, PackageService, RequestError
+
+__all__ = ["Built", "PackageService", "RequestError"]

@@ -80,6 +80,8 @@ class PackageService:
         else:
             self._group = np.zeros(len(labels), dtype=np.int64)
             self._vectors = run.embeddings.user
+        if run.method in ("rule", "peel"):
+            run.elastic_state  # noqa: B018  (loaded now, not by the first request's thread)
         self._parts: OrderedDict[tuple, runtime.Package] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
