@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from elasticrec import format_bytes
 from elasticrec.runtime import BlockLayout, DenseLayout, byte_breakdown, id_map_bytes, load
 
@@ -66,9 +68,9 @@ def _layout_summary(pkg) -> str:
         return (f"blocks, {lay.n_groups} groups x {lay.n_blocks} blocks of width "
                 f"{pkg.manifest.block_width}, {len(lay.order)} (group, block) pairs shipped "
                 f"({min(per_group)}-{max(per_group)} per group), rescale {lay.rescale}")
-    widths = [seg.values.shape[1] for seg in pkg.segments]
-    return (f"ragged, {lay.n_values:,} values, widths {min(widths, default=0)}-"
-            f"{max(widths, default=0)}")
+    widths = np.diff(pkg.tensors["offsets"].astype(np.int64))
+    return (f"ragged, {lay.n_values:,} values, widths {int(widths.min(initial=0))}-"
+            f"{int(widths.max(initial=0))}")
 
 
 def _ids_summary(m) -> str:
