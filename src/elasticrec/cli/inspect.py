@@ -79,6 +79,9 @@ def _ids_summary(m) -> str:
         return f"range {ids.start}..{ids.start + m.n_items - 1}"
     if ids.kind == "delta":
         return f"delta-coded increasing integers from {ids.first} ({ids.n_bytes:,} varint bytes)"
+    if ids.kind == "holes":
+        return (f"integers {ids.start}..{ids.start + m.n_items + ids.n_holes - 1} but "
+                f"{ids.n_holes:,} missing ({ids.n_bytes:,} varint bytes)")
     if ids.kind == "front":
         return f"front-coded strings ({ids.n_bytes:,} bytes)"
     if ids.kind == "catalogue":
