@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import elasticrec
 from elasticrec.cli import main
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.runtime import load
@@ -103,3 +104,66 @@ def test_help(command, capsys):
         main([command, "--help"])
     assert info.value.code == 0
     assert "usage: elasticrec " + command in capsys.readouterr().out
+
+
+def test_int4_export_fits_twice_the_width_of_int8(run_dir, tmp_path, capsys):
+    widths = {}
+    for dtype in ("int8", "int4"):
+        out = tmp_path / f"{dtype}.erpk"
+        assert main(["export", str(run_dir), "--budget", "2400", "--user", "u2", "--dtype",
+                     dtype, "--out", str(out)]) == 0
+        pkg = load(out)
+        assert pkg.file_bytes <= 2400 and pkg.manifest.value_dtype == dtype
+        widths[dtype] = pkg.manifest.layout.width
+    assert widths["int4"] > widths["int8"]
+    assert main(["recommend", str(tmp_path / "int4.erpk"), "-k", "3"]) == 0
+    assert main(["inspect", str(tmp_path / "int4.erpk")]) == 0
+    text = capsys.readouterr().out
+    assert "values int4, row scales" in text
+    assert "ids:     delta-coded increasing integers from 0" in text
+
+
+def test_catalogue_ids_and_seen_items(run_dir, tmp_path, capsys):
+    out = tmp_path / "c.erpk"
+    assert main(["export", str(run_dir), "--budget", "3000", "--history", "0", "3", "6",
+                 "--seen", "--item-ids", "catalogue", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(out), "-k", "3"]) == 2
+    assert "catalogue" in capsys.readouterr().err
+    catalogue = tmp_path / "items.txt"
+    catalogue.write_text("\n".join(str(3 * i) for i in range(N_ITEMS)) + "\n")
+    assert main(["recommend", str(out), "-k", str(N_ITEMS), "--catalogue", str(catalogue)]) == 0
+    shown = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()]
+    assert len(shown) == N_ITEMS - 3 and not {"0", "3", "6"} & set(shown)
+    assert main(["recommend", str(out), "-k", str(N_ITEMS), "--catalogue", str(catalogue),
+                 "--include-seen"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == N_ITEMS
+    assert main(["inspect", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["item_ids"] == "catalogue" and summary["seen_items"] == 3
+    assert summary["bytes"]["seen"] == 6 and summary["item_id_map_bytes"] < 130
+
+
+def test_a_stream_run_exports_ragged_packages(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = ["user,item,ts"]
+    for k in range(1200):
+        t = k / 1200
+        user, item = int(t * 100 + rng.integers(0, 15)), int(t * 60 + rng.integers(0, 10))
+        lines.append(f"u{user},i{item},{1_600_000_000 + k * 60}")
+    events = tmp_path / "events.csv"
+    events.write_text("\n".join(lines) + "\n")
+    stream_dir = tmp_path / "stream"
+    assert main(["stream", "--dataset", str(events), "--time-col", "ts", "--budget", "8000",
+                 "--method", "su", "--out", str(stream_dir), "--segments", "3", "--epochs",
+                 "1", "--d-max", "16"]) == 0
+    user = elasticrec.load_stream(stream_dir).user_ids[0]
+    for dtype, budget in (("float32", "1MB"), ("int4", "2000")):
+        out = tmp_path / f"s-{dtype}.erpk"
+        assert main(["export", str(stream_dir), "--budget", budget, "--user", user,
+                     "--dtype", dtype, "--out", str(out)]) == 0, capsys.readouterr().err
+        pkg = load(out)
+        assert pkg.manifest.layout.to_json()["kind"] == "ragged"
+        assert pkg.manifest.value_dtype == dtype and pkg.users == (user,)
+        assert len(pkg.recommend(5).items) == 5
+    assert load(tmp_path / "s-int4.erpk").file_bytes <= 2000

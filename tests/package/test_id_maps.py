@@ -33,6 +33,7 @@ def package_for(labels, **options):
     ([str(-5 + i) for i in range(50)], "range"),
     (["5", "1", "-7"], "labels"),  # a tensor's header entry costs more than 3 short labels
     ([str(7 * i) for i in range(300)], "delta"),
+    ([str(i) for i in range(1, 400) if i % 37], "holes"),  # 1..399 but 10 missing
     ([str((i * 7919) % 1000) for i in range(300)], "int32"),  # not increasing
     ([str(2**40 * (i % 7) + i) for i in range(300)], "int64"),
     (["1", str(2**31)], "labels"),
@@ -66,6 +67,11 @@ def _exact_maps(labels):
         if all(b > a for a, b in itertools.pairwise(ints)):
             n = len(id_maps.encode_varints(np.diff(ints) - 1))
             out.append(ItemIds("delta", first=ints[0], n_bytes=n))
+            if ints[-1] - ints[0] + 1 - len(ints) <= len(ints):
+                holes = sorted(set(range(ints[0], ints[-1] + 1)) - set(ints))
+                gaps = np.diff([ints[0], *holes]) - 1
+                out.append(ItemIds("holes", start=ints[0], n_holes=len(holes),
+                                   n_bytes=len(id_maps.encode_varints(gaps))))
     else:
         out.append(ItemIds("front", n_bytes=len(id_maps.front_encode(labels))))
     return out
@@ -107,6 +113,17 @@ def test_any_increasing_int64_ids_round_trip_delta_coded(ints):
     ints = sorted(ints)
     data = id_maps.encode_varints(np.diff(np.array(ints, dtype=object)).astype(np.uint64) - 1)
     assert id_maps.delta_decode(ints[0], data, len(ints)) == ints
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-1000, 1000), min_size=2, max_size=40, unique=True))
+def test_any_increasing_ids_round_trip_with_holes(ints):
+    ints = sorted(ints)
+    ids, tensor = id_maps.choose([str(x) for x in ints])
+    assert id_maps.decode(ids, len(ints), tensor) == tuple(str(x) for x in ints)
+    holes = sorted(set(range(ints[0], ints[-1] + 1)) - set(ints))
+    data = id_maps.encode_varints(np.diff([ints[0], *holes]).astype(np.uint64) - 1)
+    assert id_maps.holes_decode(ints[0], len(holes), data, len(ints)) == ints
 
 
 def test_catalogue_reference_needs_the_devices_catalogue():

@@ -7,9 +7,10 @@ search (no gradient step; the search time is printed). A PEEL run (`train --meth
 needs --user (the user's group decides the item table and the blocks: its highest-weight
 blocks that fit) or, for a user unseen in training, --history: the group nearest to a vector
 folded in from those items (the other methods fold a vector in against their own table).
-Budgets count the whole package: header, user vector and id map included. --all-users writes
-the every-user bundle that evaluation uses: every user's vector, and the budget bounds each
-single-user package cut from it.
+Budgets count the whole package: header, user vector, id map and any seen items included.
+--all-users writes the every-user bundle that evaluation uses: every user's vector, and the
+budget bounds each single-user package cut from it. A `stream` run exports its latest
+segment's stored rows at their own widths (the ragged layout), shrunk to the budget when over.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import elasticrec
 
-DTYPES = ("float32", "float16", "int8")
+DTYPES = ("float32", "float16", "int8", "int4", "int2")
+ITEM_IDS = ("auto", "catalogue")
 STRATEGIES = ("search", "greedy", "random")
 
 
@@ -42,7 +44,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "with the selection for the budget, for `elasticrec evaluate "
                           "--package`; the file is larger than the budget, which bounds each "
                           "single-user package cut from it")
-    p.add_argument("--dtype", choices=DTYPES, default="float32", help="item value type")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="item value type (int8 / int4 / int2: with float32 scales per item; "
+                        "int4 and int2 pack 2 and 4 values per byte)")
+    p.add_argument("--item-ids", choices=ITEM_IDS, default="auto",
+                   help="auto: the smallest exact id map (a range, delta-coded integers, "
+                        "front-coded strings...); catalogue: only the catalogue's fingerprint, "
+                        "the device maps rows to ids with its own catalogue")
+    p.add_argument("--seen", action="store_true",
+                   help="ship the user's seen items (training items, or --history), which "
+                        "`elasticrec recommend` then leaves out; counted in the budget")
     p.add_argument("--strategy", choices=STRATEGIES, default="search",
                    help="RULE runs: how blocks are chosen (search: RULE's evolutionary "
                         "search; greedy: by estimated gain per byte; random: a baseline)")
@@ -56,11 +67,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    if (args.run_dir / "summary.json").is_file() and not (args.run_dir / "config.json").exists():
+        return _stream(args, t0)
     run = elasticrec.load_run(args.run_dir)
     exported = run.export_detailed(
         args.budget, user=args.user, history=args.history, dtype=args.dtype,
         strategy=args.strategy, seed=args.seed, released_search=args.released_search,
-        bundle=args.all_users)
+        bundle=args.all_users, item_ids=args.item_ids, seen=args.seen)
     elasticrec.write_bytes(args.out, exported.data)
     print(f"wrote {args.out}: {exported.summary}; {time.perf_counter() - t0:.2f} s in all")
+    return 0
+
+
+def _stream(args: argparse.Namespace, t0: float) -> int:
+    """A `stream` run: the user's package from the latest segment, within the budget."""
+    from elasticrec import runtime
+
+    if args.user is None:
+        raise elasticrec.ElasticrecError("a stream run exports one stored user: give --user")
+    if args.item_ids != "auto" or args.seen:
+        raise elasticrec.ElasticrecError("--item-ids catalogue and --seen are for train runs")
+    data = elasticrec.load_stream(args.run_dir).export(args.user, dtype=args.dtype)
+    pkg = runtime.load_bytes(data)
+    budget = elasticrec.parse_budget(args.budget, full_table_bytes=pkg.n_items * pkg.dim * 4)
+    if len(data) > budget:
+        data = runtime.shrink(pkg, budget)
+    elasticrec.write_bytes(args.out, data)
+    print(f"wrote {args.out}: {elasticrec.format_bytes(len(data))}, stream {args.run_dir.name} "
+          f"latest segment, ragged, {args.dtype}; budget {elasticrec.format_bytes(budget)}; "
+          f"{time.perf_counter() - t0:.2f} s in all")
     return 0

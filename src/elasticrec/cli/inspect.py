@@ -6,12 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from elasticrec import format_bytes
-from elasticrec.runtime import BlockLayout, DenseLayout, byte_breakdown, load
+from elasticrec.runtime import BlockLayout, DenseLayout, byte_breakdown, id_map_bytes, load
 
 PARTS = {"length_field": "length field", "header": "header (manifest JSON, tensor index)",
-         "user": "user vectors", "item_ids": "item id map", "values": "item values",
-         "scales": "int8 scales", "offsets": "row offsets", "item_group": "item groups"}
+         "user": "user vectors", "item_ids": "item id map tensor", "values": "item values",
+         "scales": "value scales", "offsets": "row offsets", "item_group": "item groups",
+         "seen": "seen items"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         "dataset_fingerprint": m.dataset_fingerprint, "model": m.model, "dim": m.dim,
         "n_items": m.n_items, "n_users": len(m.users), "value_dtype": m.value_dtype,
         "scales": m.scales, "layout": _layout_summary(pkg), "item_ids": m.items.kind,
-        "bytes": parts,
+        "item_id_map_bytes": id_map_bytes(m), "seen_items": m.seen, "bytes": parts,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -42,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  run:     {m.dataset} ({m.dataset_fingerprint}), model {m.model}, dim {m.dim}")
     print(f"  method:  {m.method}; layout {summary['layout']}; values {m.value_dtype}"
           + (f", {m.scales} scales" if m.scales != "none" else ""))
-    print(f"  items:   {m.n_items:,} (ids: {m.items.kind}); users: {len(m.users):,} ({users})")
+    print(f"  items:   {m.n_items:,}; users: {len(m.users):,} ({users})"
+          + (f"; {m.seen:,} seen items shipped" if m.seen else ""))
+    print(f"  ids:     {_ids_summary(m)}: {id_map_bytes(m):,} bytes of the package "
+          "(manifest entry and tensor)")
     print(f"  size:    {format_bytes(pkg.file_bytes)}"
           + (f"; {format_bytes(pkg.device_bytes())} per single-user package"
              if len(m.users) > 1 else ""))
@@ -62,6 +68,24 @@ def _layout_summary(pkg) -> str:
         return (f"blocks, {lay.n_groups} groups x {lay.n_blocks} blocks of width "
                 f"{pkg.manifest.block_width}, {len(lay.order)} (group, block) pairs shipped "
                 f"({min(per_group)}-{max(per_group)} per group), rescale {lay.rescale}")
-    widths = [seg.values.shape[1] for seg in pkg.segments]
-    return (f"ragged, {lay.n_values:,} values, widths {min(widths, default=0)}-"
-            f"{max(widths, default=0)}")
+    widths = np.diff(pkg.tensors["offsets"].astype(np.int64))
+    return (f"ragged, {lay.n_values:,} values, widths {int(widths.min(initial=0))}-"
+            f"{int(widths.max(initial=0))}")
+
+
+def _ids_summary(m) -> str:
+    ids = m.items
+    if ids.kind == "range":
+        return f"range {ids.start}..{ids.start + m.n_items - 1}"
+    if ids.kind == "delta":
+        return f"delta-coded increasing integers from {ids.first} ({ids.n_bytes:,} varint bytes)"
+    if ids.kind == "holes":
+        return (f"integers {ids.start}..{ids.start + m.n_items + ids.n_holes - 1} but "
+                f"{ids.n_holes:,} missing ({ids.n_bytes:,} varint bytes)")
+    if ids.kind == "front":
+        return f"front-coded strings ({ids.n_bytes:,} bytes)"
+    if ids.kind == "catalogue":
+        return f"catalogue reference {ids.fingerprint[:16]}... (the device's catalogue)"
+    if ids.kind == "labels":
+        return "labels in the manifest"
+    return f"{ids.kind} tensor"

@@ -2,10 +2,13 @@
 
 Kinds: ``range`` (row ``i`` is ``start + i``), ``int32`` / ``int64`` (a tensor of the ids),
 ``delta`` (strictly increasing integers: the first in the manifest, then each gap minus one
-as an unsigned LEB128 varint in a ``U8`` tensor), ``front`` (front-coded UTF-8 strings in
-row order: per label a varint of the bytes it shares with the previous label, a varint of
-the remaining bytes' count, those bytes), ``labels`` (a JSON list in the manifest) and
-``catalogue`` (only a fingerprint of the labels: the device's own catalogue names the rows).
+as an unsigned LEB128 varint in a ``U8`` tensor), ``holes`` (increasing integers that fill a
+range but for ``n_holes`` missing ones: the range's start in the manifest, the missing ids
+delta-coded like ``delta``'s, the first relative to ``start``), ``front`` (front-coded
+UTF-8 strings in row order: per label a varint of the bytes it shares with the previous
+label, a varint of the remaining bytes' count, those bytes), ``labels`` (a JSON list in the
+manifest) and ``catalogue`` (only a fingerprint of the labels: the device's own catalogue
+names the rows).
 
 ``choose`` picks the smallest exact map; a catalogue reference only when asked.
 """
@@ -21,9 +24,9 @@ import numpy as np
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-ID_KINDS = ("range", "int32", "int64", "delta", "front", "labels", "catalogue")
+ID_KINDS = ("range", "int32", "int64", "delta", "holes", "front", "labels", "catalogue")
 V1_ID_KINDS = ("range", "int32", "int64", "labels")
-TENSOR_KINDS = {"int32": "I32", "int64": "I64", "delta": "U8", "front": "U8"}
+TENSOR_KINDS = {"int32": "I32", "int64": "I64", "delta": "U8", "holes": "U8", "front": "U8"}
 _TENSOR_ENTRY_BYTES = 64  # about what a tensor's entry adds to the header
 
 
@@ -33,9 +36,10 @@ class ItemIds:
 
     kind: str
     labels: tuple[str, ...] | None = None
-    start: int = 0  # range: the id of row 0
+    start: int = 0  # range, holes: the id of row 0
     first: int = 0  # delta: the id of row 0
-    n_bytes: int = 0  # delta, front: bytes of the item_ids tensor
+    n_bytes: int = 0  # delta, holes, front: bytes of the item_ids tensor
+    n_holes: int = 0  # holes: ids missing from [start, start + n_items + n_holes)
     fingerprint: str | None = None  # catalogue: catalogue_fingerprint(labels)
 
     def to_json(self, version: int = 2) -> dict:
@@ -45,6 +49,9 @@ class ItemIds:
             return {"kind": "range"} if version == 1 else {"kind": "range", "start": self.start}
         if self.kind == "delta":
             return {"kind": "delta", "first": self.first, "n_bytes": self.n_bytes}
+        if self.kind == "holes":
+            return {"kind": "holes", "start": self.start, "n_holes": self.n_holes,
+                    "n_bytes": self.n_bytes}
         if self.kind == "front":
             return {"kind": "front", "n_bytes": self.n_bytes}
         if self.kind == "catalogue":
@@ -54,7 +61,7 @@ class ItemIds:
     def tensor_shape(self, n_items: int) -> tuple[int, ...] | None:
         if self.kind in ("int32", "int64"):
             return (n_items,)
-        if self.kind in ("delta", "front"):
+        if self.kind in ("delta", "holes", "front"):
             return (self.n_bytes,)
         return None
 
@@ -89,6 +96,13 @@ def choose(labels: Sequence[str], *, catalogue: bool = False
         if (gaps > 0).all():
             data = encode_varints((gaps - 1).astype(np.uint64))
             candidates.append((ItemIds("delta", first=ints[0], n_bytes=len(data)), data))
+            missing = int(arr[-1] - arr[0]) + 1 - len(arr)
+            if missing <= len(arr):  # else the holes cost more than the ids
+                holes = np.setdiff1d(np.arange(arr[0], arr[-1] + 1), arr)
+                gaps_h = np.diff(np.concatenate([[arr[0]], holes])) - 1
+                data = encode_varints(gaps_h.astype(np.uint64))
+                candidates.append((ItemIds("holes", start=ints[0], n_holes=missing,
+                                           n_bytes=len(data)), data))
     if len(set(labels)) != len(labels):
         raise ValueError("item labels repeat; a package needs one label per item")
     if ints is None:
@@ -118,6 +132,8 @@ def decode(ids: ItemIds, n_items: int, tensor: np.ndarray | None) -> tuple[str, 
         return tuple(str(x) for x in np.asarray(tensor).tolist())
     if ids.kind == "delta":
         return tuple(str(x) for x in delta_decode(ids.first, tensor, n_items))
+    if ids.kind == "holes":
+        return tuple(str(x) for x in holes_decode(ids.start, ids.n_holes, tensor, n_items))
     if ids.kind == "front":
         return front_decode(tensor, n_items)
     raise ValueError(f"item ids of kind {ids.kind!r} name a catalogue; give the device's "
@@ -177,6 +193,16 @@ def delta_decode(first: int, data: np.ndarray, n_items: int) -> list[int]:
     if ids[-1] > INT64_MAX:
         raise ValueError("delta-coded ids exceed int64")
     return ids
+
+
+def holes_decode(start: int, n_holes: int, data: np.ndarray, n_items: int) -> list[int]:
+    span = n_items + n_holes
+    if start + span - 1 > INT64_MAX:
+        raise ValueError("ids with holes exceed int64")
+    holes = start + np.cumsum(decode_varints(data, n_holes).astype(np.int64) + 1)
+    if n_holes and holes[-1] >= start + span - 1:
+        raise ValueError("a hole lies at or past the range's last id")
+    return [start + int(x) for x in np.setdiff1d(np.arange(span), holes - start)]
 
 
 def front_encode(labels: Sequence[str]) -> np.ndarray:

@@ -163,14 +163,18 @@ class Manifest:
             check(labels is None, "items.labels", "(a list)", f"none for kind {ids.kind}")
         check(_int(ids.start) and _int(ids.first), "items.start / first", (ids.start, ids.first),
               "ints")
-        check(ids.kind == "range" or ids.start == 0, "items.start", ids.start, "0 unless range")
+        check(ids.kind in ("range", "holes") or ids.start == 0, "items.start", ids.start,
+              "0 unless range or holes")
+        check(_int(ids.n_holes) and 0 <= ids.n_holes <= self.n_items
+              and (ids.kind == "holes" or ids.n_holes == 0), "items.n_holes", ids.n_holes,
+              f"an int in [0, n_items={self.n_items}] (holes), else 0")
         check(-2**63 <= ids.start and ids.start + self.n_items - 1 < 2**63, "items.start",
               ids.start, "ids within int64")
         check(ids.kind == "delta" or ids.first == 0, "items.first", ids.first, "0 unless delta")
         check(-2**63 <= ids.first < 2**63, "items.first", ids.first, "an int64")
         check(_int(ids.n_bytes) and ids.n_bytes >= 0
-              and (ids.kind in ("delta", "front") or ids.n_bytes == 0), "items.n_bytes",
-              ids.n_bytes, "an int >= 0 (delta / front), else 0")
+              and (ids.kind in ("delta", "holes", "front") or ids.n_bytes == 0),
+              "items.n_bytes", ids.n_bytes, "an int >= 0 (delta / holes / front), else 0")
         if ids.kind == "catalogue":
             check(isinstance(ids.fingerprint, str)
                   and re.fullmatch("[0-9a-f]{64}", ids.fingerprint) is not None,
@@ -330,7 +334,8 @@ def _layout_from_json(raw: object) -> Layout:
 
 
 _ITEM_KEYS = {"range": ["kind", "start"], "int32": ["kind"], "int64": ["kind"],
-              "delta": ["kind", "first", "n_bytes"], "front": ["kind", "n_bytes"],
+              "delta": ["kind", "first", "n_bytes"],
+              "holes": ["kind", "start", "n_holes", "n_bytes"], "front": ["kind", "n_bytes"],
               "labels": ["kind", "labels"], "catalogue": ["kind", "fingerprint"]}
 
 
@@ -345,7 +350,8 @@ def _items_from_json(raw: object, version: int) -> ItemIds:
     if kind == "labels":
         return ItemIds("labels", _strings(raw["labels"], "items.labels"))
     return ItemIds(kind, start=raw.get("start", 0), first=raw.get("first", 0),
-                   n_bytes=raw.get("n_bytes", 0), fingerprint=raw.get("fingerprint"))
+                   n_bytes=raw.get("n_bytes", 0), n_holes=raw.get("n_holes", 0),
+                   fingerprint=raw.get("fingerprint"))
 
 
 def _strings(raw: object, name: str) -> tuple[str, ...]:

@@ -61,3 +61,20 @@ def ragged_table_bytes(n_values: int, n_rows: int, *, value_dtype: str = "float3
 
     return (value_bytes(n_values, value_dtype)
             + (n_rows + 1) * DTYPES[offset_dtype].itemsize)
+
+
+def id_map_bytes(manifest: Manifest) -> int:
+    """Bytes the item id map takes in the package: its ``"items"`` entry as the header holds
+    it (the manifest is a JSON string there, so escaped once more), the ``item_ids`` tensor
+    and that tensor's header entry (header padding aside)."""
+    entry = json.dumps(manifest.items.to_json(manifest.version), ensure_ascii=True,
+                       separators=(",", ":"))
+    cost = len(json.dumps(',"items":' + entry)) - 2
+    specs = manifest.tensor_specs()
+    ids = [s for s in specs if s.name == "item_ids"]
+    if ids:
+        manifest_json = manifest.to_json()
+        rest = [s for s in specs if s.name != "item_ids"]
+        cost += (len(encode_header(manifest_json, specs).rstrip(b" "))
+                 - len(encode_header(manifest_json, rest).rstrip(b" ")) + ids[0].nbytes)
+    return cost

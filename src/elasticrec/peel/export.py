@@ -46,14 +46,15 @@ def place_new_user(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
 
 def group_package(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray, cluster: int,
                   rows: np.ndarray | None, budget_bytes: int, *, value_dtype: str = "float32",
-                  method: str = "peel") -> tuple[bytes, BlockSelection, float]:
+                  method: str = "peel", item_ids: str = "auto",
+                  seen: tuple[int, ...] | None = None) -> tuple[bytes, BlockSelection, float]:
     """The package bytes, the selection and the seconds the selection (sort + fit) took.
 
     ``rows`` are the users that ship; ``None``: ``emb`` already holds the group's embeddings
     (``place_new_user``)."""
     group = emb if rows is None else group_embeddings(emb, state, item_group, cluster, rows)
     device = one_user(group)  # what the budget bounds
-    options = BuildOptions(value_dtype=value_dtype, method=method)
+    options = BuildOptions(value_dtype=value_dtype, method=method, item_ids=item_ids, seen=seen)
     t0 = time.perf_counter()
     selection = select_for_budget(device, state.weights[cluster], item_group, options,
                                   budget_bytes)

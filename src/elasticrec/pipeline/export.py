@@ -54,6 +54,8 @@ class ExportRequest:
     strategy: str = "search"
     seed: int = 0
     released_search: bool = False
+    item_ids: str = "auto"  # or "catalogue": the package names the device's catalogue
+    seen_rows: tuple[int, ...] | None = None  # the user's seen items, shipped in the package
 
     def __post_init__(self) -> None:
         if self.value_dtype not in VALUE_DTYPES:
@@ -73,7 +75,8 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
     emb, users = _users(emb, request)
     if method == "rule":
         options = BuildOptions(value_dtype=request.value_dtype, users=users,
-                               method=f"rule-{request.strategy}")
+                               method=f"rule-{request.strategy}", item_ids=request.item_ids,
+                               seen=request.seen_rows)
         search = SearchConfig.released() if request.released_search else SearchConfig()
         try:
             selection, info = rule_selection(emb, elastic, request.budget_bytes, options,
@@ -86,7 +89,8 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
                 f"{info['estimator_calls']} estimates)")
     else:
         options = BuildOptions(value_dtype=request.value_dtype, users=users,
-                               method="dense-truncate")
+                               method="dense-truncate", item_ids=request.item_ids,
+                               seen=request.seen_rows)
         selection = fit(emb, DenseSelection(emb.item.shape[1]), options, request.budget_bytes)
         info = {"width": selection.width}
         what = f"dense width {selection.width} of {emb.item.shape[1]}"
@@ -153,7 +157,8 @@ def _peel(emb: RunEmbeddings, elastic: ElasticState, state: PeelState,
     t0 = time.perf_counter()
     data, selection, seconds = group_package(emb, state, elastic.item_group, cluster, rows,
                                              request.budget_bytes,
-                                             value_dtype=request.value_dtype)
+                                             value_dtype=request.value_dtype,
+                                             item_ids=request.item_ids, seen=request.seen_rows)
     info = {"user_group": cluster, "blocks": selection.level, "select_seconds": seconds,
             "seconds": time.perf_counter() - t0}
     return Exported(data, f"{format_bytes(len(data))}, user group {cluster}, {selection.level} "

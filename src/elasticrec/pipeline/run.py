@@ -232,34 +232,49 @@ class Run:
     # --- device packages -------------------------------------------------------------------
     def export_detailed(self, budget: Budget, *, user=None, history: Sequence | None = None,
                         dtype: str | None = None, strategy: str = "search", seed: int = 0,
-                        released_search: bool = False, bundle: bool = False) -> Exported:
+                        released_search: bool = False, bundle: bool = False,
+                        item_ids: str = "auto", seen: bool = False,
+                        data_dir: str | os.PathLike | None = None) -> Exported:
         """``export``'s package with a summary of what ships and how it was chosen."""
         if (user is None and history is None) != bundle:
             raise ElasticrecError("give user= or history= for a device package, or ask for "
                                   "the every-user bundle (export_bundle), not both")
+        if seen and bundle:
+            raise ElasticrecError("seen=True ships one user's seen items: give user= or "
+                                  "history=, not the every-user bundle")
+        user_row = None if user is None else int(self._rows([user], self.user_ids, "user")[0])
+        history_rows = None if history is None else self._rows(history, self.item_ids,
+                                                               "history item")
+        seen_rows = None
+        if seen and history_rows is not None:
+            seen_rows = tuple(np.unique(history_rows).tolist())
+        elif seen:
+            known = self.data(data_dir=data_dir).known.to_csr()
+            seen_rows = tuple(np.sort(known[user_row].indices).tolist())
         request = ExportRequest(
-            self.budget_bytes(budget),
-            user_row=None if user is None else int(self._rows([user], self.user_ids,
-                                                               "user")[0]),
-            history_rows=None if history is None else self._rows(history, self.item_ids,
-                                                                 "history item"),
+            self.budget_bytes(budget), user_row=user_row, history_rows=history_rows,
             value_dtype=dtype or "float32", strategy=strategy, seed=seed,
-            released_search=released_search)
+            released_search=released_search, item_ids=item_ids, seen_rows=seen_rows)
         return export(self.method, self.embeddings, request, elastic=self.elastic_state,
                       peel=self.peel_state)
 
     def export(self, budget: Budget, *, user=None, history: Sequence | None = None,
                dtype: str | None = None, strategy: str = "search", seed: int = 0,
-               released_search: bool = False) -> bytes:
+               released_search: bool = False, item_ids: str = "auto",
+               seen: bool = False) -> bytes:
         """The device package of ``user`` (their id in the source data) or of a new user
         with the item ids ``history``, within ``budget`` bytes of the whole file (an int, or
         ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``dtype``: item
-        value type (``float32`` default, ``float16``, ``int8``). RULE runs choose blocks by
-        ``strategy`` (``search``, ``greedy`` or ``random``; ``released_search`` for the
-        released search setting)."""
+        value type (``float32`` default, ``float16``, ``int8``, ``int4``, ``int2``). RULE
+        runs choose blocks by ``strategy`` (``search``, ``greedy`` or ``random``;
+        ``released_search`` for the released search setting). ``item_ids="catalogue"``
+        names the items by the device's catalogue instead of shipping their ids;
+        ``seen=True`` ships the user's seen items (training items, or ``history``), which
+        the device's ``recommend`` then leaves out; both count toward the budget."""
         return self.export_detailed(budget, user=user, history=history, dtype=dtype,
                                     strategy=strategy, seed=seed,
-                                    released_search=released_search).data
+                                    released_search=released_search, item_ids=item_ids,
+                                    seen=seen).data
 
     def export_bundle(self, budget: Budget, *, dtype: str | None = None,
                       strategy: str = "search", seed: int = 0,

@@ -101,7 +101,7 @@ def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
     ids = tensors.get("item_ids")
     if manifest.items.kind in ("int32", "int64") and len(np.unique(ids)) != len(ids):
         raise PackageError("tensor 'item_ids' repeats an id")
-    if manifest.items.kind in ("delta", "front"):
+    if manifest.items.kind in ("delta", "holes", "front"):
         try:
             labels = id_maps.decode(manifest.items, manifest.n_items, ids)
         except (ValueError, UnicodeDecodeError) as exc:

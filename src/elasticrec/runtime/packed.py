@@ -68,17 +68,23 @@ class PackedRows:
         """float32 ``(n,)``: ``sum_j u[j] * q[i, j]`` for every row ``i`` (``u``: ``width``)."""
         u = np.asarray(u, dtype=np.float32)
         row_bytes = self.data.shape[1]
-        padded = np.zeros(row_bytes * self.per_byte, dtype=np.float32)
-        padded[:self.width] = u
-        parts = [np.ascontiguousarray(padded[p::self.per_byte]) for p in range(self.per_byte)]
-        out = np.empty(len(self.data), dtype=np.float32)
-        for lo in range(0, len(self.data), CHUNK_ROWS):
+        if len(u) < row_bytes * self.per_byte:
+            u = np.concatenate([u, np.zeros(row_bytes * self.per_byte - len(u), np.float32)])
+        parts = [np.ascontiguousarray(u[p::self.per_byte]) for p in range(self.per_byte)]
+        n = len(self.data)
+        out = np.empty(n, dtype=np.float32) if n > CHUNK_ROWS else None
+        for lo in range(0, n, CHUNK_ROWS):
             raw = self.data[lo:lo + CHUNK_ROWS]
             acc = np.einsum("nk,k->n", self._plane(raw, 0), parts[0], dtype=np.float32)
             for p in range(1, self.per_byte):
                 acc += np.einsum("nk,k->n", self._plane(raw, p), parts[p], dtype=np.float32)
-            out[lo:lo + CHUNK_ROWS] = acc
-        out -= np.float32(self.offset) * np.float32(u.sum(dtype=np.float64))
+            if out is None:
+                out = acc
+            else:
+                out[lo:lo + CHUNK_ROWS] = acc
+        if out is None:
+            return np.zeros(0, dtype=np.float32)
+        out -= np.float32(self.offset * float(u.sum(dtype=np.float64)))
         return out
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
