@@ -138,7 +138,9 @@ def run(args: argparse.Namespace) -> None:
                 keep({**where, **rule_row(args.rule, budget, dtype, known, test, users)})
                 keep({**where, **rule_svd_row(rule_svd, budget, dtype, known, test, users)})
             if args.peel:
-                keep({**where, **peel_row(args.peel, budget, dtype, known, test, users)})
+                for basis in ("trained", "svd"):
+                    keep({**where, **peel_row(args.peel, budget, dtype, known, test, users,
+                                              basis)})
     print(f"{len(records)} records -> {OUT}", file=sys.stderr)
 
 
@@ -167,7 +169,7 @@ def rotated_rule(path: Path, data_dir) -> tuple:
     t0 = time.perf_counter()
     refit = fit_rule_estimator(state.config, emb.user, emb.item, state.item_group,
                                data.train.to_csr(), data.valid.to_csr(),
-                               log=lambda m: print(m, file=sys.stderr))
+                               log=lambda m: print(m, file=sys.stderr), prefixes=True)
     return emb, refit, time.perf_counter() - t0
 
 
@@ -176,7 +178,7 @@ def rule_svd_row(rule_svd: tuple, budget: int, dtype: str, known, test, users) -
     options = BuildOptions(value_dtype=dtype, method="rule-svd")
     t0 = time.perf_counter()
     try:
-        selection, _ = rule_selection(emb, state, budget, options)
+        selection, _ = rule_selection(emb, state, budget, options, prefixes=True)
     except Infeasible as exc:
         return {"method": "rule-svd", "infeasible": str(exc)}
     pkg = runtime.load_bytes(build(emb, selection, options, budget_bytes=budget))
@@ -185,25 +187,26 @@ def rule_svd_row(rule_svd: tuple, budget: int, dtype: str, known, test, users) -
             "seconds": time.perf_counter() - t0}
 
 
-def peel_row(path: Path, budget: int, dtype: str, known, test, users) -> dict:
+def peel_row(path: Path, budget: int, dtype: str, known, test, users, basis: str) -> dict:
     from elasticrec.peel.quality import packages_quality
 
     peel = load_run(path)
+    method = "peel" if basis == "trained" else "peel-svd"
     t0 = time.perf_counter()
     try:
         per_user, info = packages_quality(peel.embeddings, peel.peel_state,
                                           peel.elastic_state.item_group, known, test, budget,
-                                          value_dtype=dtype)
+                                          value_dtype=dtype, basis=basis)
     except BudgetExceeded as exc:
-        return {"method": "peel", "infeasible": str(exc)}
+        return {"method": method, "infeasible": str(exc)}
     recall = per_user["recall@20"][users]
     ndcg = per_user["ndcg@20"][users]
-    return {"method": "peel", "recall@20": float(np.nanmean(recall)),
+    return {"method": method, "recall@20": float(np.nanmean(recall)),
             "ndcg@20": float(np.nanmean(ndcg)), "n_test_users": int(np.isfinite(recall).sum()),
             "device_bytes": info["device_bytes"], "seconds": time.perf_counter() - t0}
 
 
-METHODS = ("dense", "dense-svd", "popular-svd", "rule", "rule-svd", "peel")
+METHODS = ("dense", "dense-svd", "popular-svd", "rule", "rule-svd", "peel", "peel-svd")
 
 
 def table(_args: argparse.Namespace) -> None:
@@ -266,7 +269,7 @@ def best_rows(rows: list[dict], budgets: list[str]) -> dict:
     out = {}
     for b in budgets:
         for fam, methods in (("baseline", ("dense", "dense-svd", "popular-svd")),
-                             ("rule", ("rule", "rule-svd")), ("peel", ("peel",))):
+                             ("rule", ("rule", "rule-svd")), ("peel", ("peel", "peel-svd"))):
             cands = [r for r in rows if r["budget"] == b and r["method"] in methods
                      and r.get("recall@20") is not None]
             if cands:

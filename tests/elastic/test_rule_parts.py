@@ -17,7 +17,12 @@ from elasticrec.elastic.estimator import (
     spearman,
     within_budget_spearman,
 )
-from elasticrec.elastic.labels import config_quality, restricted_items, sample_configs
+from elasticrec.elastic.labels import (
+    as_prefixes,
+    config_quality,
+    restricted_items,
+    sample_configs,
+)
 from elasticrec.elastic.search import Infeasible, SearchConfig
 from elasticrec.elastic.select import block_costs, choose, rule_selection, to_selection
 from elasticrec.elastic.state import ElasticState, load_elastic, save_elastic
@@ -171,3 +176,30 @@ def test_a_damaged_elastic_file_is_refused_with_its_name(tmp_path):
         load_elastic(tmp_path)
     with pytest.raises(FileNotFoundError, match="method rule"):
         load_elastic(tmp_path / "nowhere")
+
+
+def test_prefix_form_keeps_the_counts_and_ships_each_groups_leading_blocks():
+    configs = sample_configs(5, 8, 50, np.random.default_rng(8))
+    prefixes = as_prefixes(configs)
+    np.testing.assert_array_equal(prefixes.sum(axis=2), configs.sum(axis=2))
+    counts = configs.sum(axis=2)
+    np.testing.assert_array_equal(prefixes, np.arange(8) < counts[..., None])
+
+
+def test_rule_selection_in_prefix_form_ships_the_same_counts_as_leading_blocks():
+    """With prefixes, every group ships blocks 0..k-1 for the count the search chose, at the
+    same cost."""
+    rng = np.random.default_rng(9)
+    emb = toy_embeddings(rng)
+    cfg = ElasticConfig(n_blocks=4, n_groups=3, label_configs=20)
+    groups = rng.integers(0, 3, 120)
+    configs = as_prefixes(sample_configs(3, 4, 30, rng))
+    values = configs.sum(axis=(1, 2)) * 1.0
+    state = ElasticState(cfg, groups, fit_estimator(configs, values), {})
+    options = BuildOptions(users=(0,))
+    plain, info = rule_selection(emb, state, 6000, options)
+    prefix, info_p = rule_selection(emb, state, 6000, options, prefixes=True)
+    assert [len(b) for b in plain.groups] == [len(b) for b in prefix.groups]
+    assert all(list(b) == list(range(len(b))) for b in prefix.groups)
+    assert info_p["cost_bytes"] == info["cost_bytes"]
+    assert len(build(emb, prefix, options, budget_bytes=6000)) <= 6000

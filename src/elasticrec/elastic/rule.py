@@ -23,7 +23,7 @@ from elasticrec.elastic.estimator import (
     spearman,
     within_budget_spearman,
 )
-from elasticrec.elastic.labels import config_quality, label_users, sample_configs
+from elasticrec.elastic.labels import as_prefixes, config_quality, label_users, sample_configs
 from elasticrec.elastic.state import ElasticState
 from elasticrec.train.distributed import SINGLE, DistContext, all_gather_objects
 
@@ -32,13 +32,19 @@ def fit_rule_estimator(
     config: ElasticConfig, user: np.ndarray, item: np.ndarray, item_group: np.ndarray,
     train: sp.csr_matrix, valid: sp.csr_matrix, *, seed: int = 0,
     log: Callable[[str], None] = print, distributed: DistContext = SINGLE,
+    prefixes: bool = False,
 ) -> ElasticState:
+    """``prefixes``: label each sampled configuration in its prefix form (``as_prefixes``),
+    for tables in the score-preserving basis whose packages ship each group's leading
+    blocks."""
     t0 = time.perf_counter()
     configs, users, labels = rule_labels(config, user, item, item_group, train, valid,
-                                         seed=seed, log=log, distributed=distributed)
+                                         seed=seed, log=log, distributed=distributed,
+                                         prefixes=prefixes)
     label_seconds = time.perf_counter() - t0
     state = fit_on_labels(config, item_group, configs, labels, seed=seed)
     report = {**state.report, "label_metric": config.label_metric, "label_users": len(users),
+              "label_prefixes": prefixes,
               "label_range": [float(labels.min()), float(labels.max())],
               "label_seconds": label_seconds}
     report = {k: report[k] for k in sorted(report)}
@@ -53,10 +59,13 @@ def rule_labels(
     config: ElasticConfig, user: np.ndarray, item: np.ndarray, item_group: np.ndarray,
     train: sp.csr_matrix, valid: sp.csr_matrix, *, seed: int = 0,
     log: Callable[[str], None] = print, distributed: DistContext = SINGLE,
+    prefixes: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sampled configurations, the validation users and each configuration's label."""
     rng = np.random.default_rng(seed)
     configs = sample_configs(config.n_groups, config.n_blocks, config.label_configs, rng)
+    if prefixes:
+        configs = as_prefixes(configs)
     users = label_users(valid, config.label_users, rng)
     log(f"labelling {len(configs)} block configurations with {config.label_metric} on "
         f"{len(users)} validation users")

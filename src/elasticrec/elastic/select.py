@@ -25,6 +25,7 @@ import numpy as np
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.checks import check
 from elasticrec.elastic.estimator import predict
+from elasticrec.elastic.labels import as_prefixes
 from elasticrec.elastic.search import (
     BlockCosts,
     Infeasible,
@@ -114,9 +115,12 @@ def greedy(estimate: Estimate, n_groups: int, n_blocks: int, costs: BlockCosts,
 
 def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
                    options: BuildOptions, *, strategy: str = "search", seed: int = 0,
-                   search: SearchConfig | None = None) -> tuple[BlockSelection, dict]:
+                   search: SearchConfig | None = None, prefixes: bool = False
+                   ) -> tuple[BlockSelection, dict]:
     """The blocks a RULE run ships within ``budget_bytes`` (no gradient step, no evaluation).
 
+    ``prefixes``: each group ships its leading blocks, as many as the configuration found
+    gives it (tables in the score-preserving basis; same cost, same additive estimate).
     ``Infeasible`` when one block per item group does not fit.
     """
     cfg = state.config
@@ -124,4 +128,6 @@ def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
                         rescale=cfg.rescale, options=options)
     config, info = choose(strategy, lambda c: predict(state.estimator, c), cfg.n_groups,
                           cfg.n_blocks, costs, budget_bytes, np.random.default_rng(seed), search)
+    if prefixes:
+        config = as_prefixes(config)
     return to_selection(config, state.item_group, rescale=cfg.rescale), info
