@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -126,8 +127,40 @@ def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
     cfg = state.config
     costs = block_costs(emb, state.item_group, cfg.n_groups, cfg.n_blocks,
                         rescale=cfg.rescale, options=options)
-    config, info = choose(strategy, lambda c: predict(state.estimator, c), cfg.n_groups,
-                          cfg.n_blocks, costs, budget_bytes, np.random.default_rng(seed), search)
+    precision = options.value_dtype
+
+    def estimate(c: np.ndarray) -> np.ndarray:
+        return predict(state.estimator, c, precision)
+
+    config, info = choose(strategy, estimate, cfg.n_groups, cfg.n_blocks, costs, budget_bytes,
+                          np.random.default_rng(seed), search)
     if prefixes:
         config = as_prefixes(config)
     return to_selection(config, state.item_group, rescale=cfg.rescale), info
+
+
+def joint_rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
+                         options: BuildOptions, *, precisions: tuple[str, ...] | None = None,
+                         **kwargs) -> tuple[BlockSelection, BuildOptions, dict]:
+    """Blocks and their value dtype, chosen together: the search runs at each dtype's real
+    block bytes (``precisions``, default: those the estimator's labels were measured at)
+    and the configuration with the highest estimate wins, the estimator pricing precision
+    as a feature. ``kwargs`` go to ``rule_selection``; ``Infeasible`` when no dtype fits one
+    block per group. Returns the selection, the build options with the chosen dtype and the
+    record of the winning search (with every dtype's estimate)."""
+    candidates = precisions or state.config.label_precisions
+    best, estimates = None, {}
+    for dtype in candidates:
+        opts = replace(options, value_dtype=dtype)
+        try:
+            selection, info = rule_selection(emb, state, budget_bytes, opts, **kwargs)
+        except Infeasible:
+            continue
+        estimates[dtype] = info["estimate"]
+        if best is None or info["estimate"] > best[2]["estimate"]:
+            best = (selection, opts, info)
+    if best is None:
+        raise Infeasible(f"one block per item group exceeds the budget of {budget_bytes:,} "
+                         f"bytes at every value dtype of {candidates}")
+    selection, opts, info = best
+    return selection, opts, {**info, "value_dtype": opts.value_dtype, "estimates": estimates}
