@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,10 @@ from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.budget.selection import BlockSelection, DenseSelection
 from elasticrec.budget.units import parse_budget
 from elasticrec.data.registry import resolve_data_dir
+from elasticrec.elastic.estimator import PRECISIONS
 from elasticrec.elastic.rule import fit_rule_estimator
 from elasticrec.elastic.search import Infeasible
-from elasticrec.elastic.select import rule_selection
+from elasticrec.elastic.select import joint_rule_selection, rule_selection
 from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
 from elasticrec.export.basis import in_basis
 from elasticrec.export.builder import BuildOptions, build, fit
@@ -122,6 +124,9 @@ def run(args: argparse.Namespace) -> None:
     rule_svd = rotated_rule(args.rule, data_dir) if args.rule else None
     for share in args.budgets:
         budget = parse_budget(share, full_table_bytes=n_items * dim * 4)
+        if args.rule:
+            keep({"value_dtype": "joint", "budget": share, "budget_bytes": budget,
+                  **rule_joint_row(rule_svd, budget, known, test, users)})
         for dtype in args.dtypes:
             where = {"value_dtype": dtype, "budget": share, "budget_bytes": budget}
             for method, e, selection in (
@@ -161,13 +166,15 @@ def rule_row(path: Path, budget: int, dtype: str, known, test, users) -> dict:
 
 def rotated_rule(path: Path, data_dir) -> tuple:
     """A RULE run's elastic tables in the score-preserving basis, with its estimator
-    refitted on labels measured in that basis (same configurations, users and seeds)."""
+    refitted on labels measured in that basis, in prefix form and at float32, float16 and
+    int8 (same configurations, users and seeds)."""
     rule = load_run(path)
     data = rule.data(data_dir=data_dir)
     state = rule.elastic_state
     emb = in_basis(rule.embeddings, "svd")
     t0 = time.perf_counter()
-    refit = fit_rule_estimator(state.config, emb.user, emb.item, state.item_group,
+    config = replace(state.config, label_precisions=PRECISIONS)
+    refit = fit_rule_estimator(config, emb.user, emb.item, state.item_group,
                                data.train.to_csr(), data.valid.to_csr(),
                                log=lambda m: print(m, file=sys.stderr), prefixes=True)
     return emb, refit, time.perf_counter() - t0
@@ -184,6 +191,21 @@ def rule_svd_row(rule_svd: tuple, budget: int, dtype: str, known, test, users) -
     pkg = runtime.load_bytes(build(emb, selection, options, budget_bytes=budget))
     rec = measure("rule-svd", package_score_fn(pkg), known, test, users)
     return {**rec, "device_bytes": device_bytes(pkg.manifest), "refit_seconds": refit_seconds,
+            "seconds": time.perf_counter() - t0}
+
+
+def rule_joint_row(rule_svd: tuple, budget: int, known, test, users) -> dict:
+    emb, state, _ = rule_svd
+    t0 = time.perf_counter()
+    try:
+        selection, options, info = joint_rule_selection(
+            emb, state, budget, BuildOptions(method="rule-joint"), prefixes=True)
+    except Infeasible as exc:
+        return {"method": "rule-joint", "infeasible": str(exc)}
+    pkg = runtime.load_bytes(build(emb, selection, options, budget_bytes=budget))
+    rec = measure("rule-joint", package_score_fn(pkg), known, test, users)
+    return {**rec, "device_bytes": device_bytes(pkg.manifest),
+            "chosen_dtype": options.value_dtype, "estimates": info["estimates"],
             "seconds": time.perf_counter() - t0}
 
 
@@ -206,7 +228,8 @@ def peel_row(path: Path, budget: int, dtype: str, known, test, users, basis: str
             "device_bytes": info["device_bytes"], "seconds": time.perf_counter() - t0}
 
 
-METHODS = ("dense", "dense-svd", "popular-svd", "rule", "rule-svd", "peel", "peel-svd")
+METHODS = ("dense", "dense-svd", "popular-svd", "rule", "rule-svd", "rule-joint", "peel",
+           "peel-svd")
 
 
 def table(_args: argparse.Namespace) -> None:
@@ -265,11 +288,14 @@ def table(_args: argparse.Namespace) -> None:
     plot(records)
 
 
+FAMILIES = (("baseline", ("dense", "dense-svd", "popular-svd")),
+            ("rule", ("rule", "rule-svd", "rule-joint")), ("peel", ("peel", "peel-svd")))
+
+
 def best_rows(rows: list[dict], budgets: list[str]) -> dict:
     out = {}
     for b in budgets:
-        for fam, methods in (("baseline", ("dense", "dense-svd", "popular-svd")),
-                             ("rule", ("rule", "rule-svd")), ("peel", ("peel", "peel-svd"))):
+        for fam, methods in FAMILIES:
             cands = [r for r in rows if r["budget"] == b and r["method"] in methods
                      and r.get("recall@20") is not None]
             if cands:
