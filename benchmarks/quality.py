@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,10 @@ from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.budget.selection import BlockSelection, DenseSelection
 from elasticrec.budget.units import parse_budget
 from elasticrec.data.registry import resolve_data_dir
+from elasticrec.elastic.estimator import PRECISIONS
 from elasticrec.elastic.rule import fit_rule_estimator
 from elasticrec.elastic.search import Infeasible
-from elasticrec.elastic.select import rule_selection
+from elasticrec.elastic.select import joint_rule_selection, rule_selection
 from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
 from elasticrec.export.basis import in_basis
 from elasticrec.export.builder import BuildOptions, build, fit
@@ -122,6 +124,9 @@ def run(args: argparse.Namespace) -> None:
     rule_svd = rotated_rule(args.rule, data_dir) if args.rule else None
     for share in args.budgets:
         budget = parse_budget(share, full_table_bytes=n_items * dim * 4)
+        if args.rule:
+            keep({"value_dtype": "joint", "budget": share, "budget_bytes": budget,
+                  **rule_joint_row(rule_svd, budget, known, test, users)})
         for dtype in args.dtypes:
             where = {"value_dtype": dtype, "budget": share, "budget_bytes": budget}
             for method, e, selection in (
@@ -138,7 +143,9 @@ def run(args: argparse.Namespace) -> None:
                 keep({**where, **rule_row(args.rule, budget, dtype, known, test, users)})
                 keep({**where, **rule_svd_row(rule_svd, budget, dtype, known, test, users)})
             if args.peel:
-                keep({**where, **peel_row(args.peel, budget, dtype, known, test, users)})
+                for basis in ("trained", "svd"):
+                    keep({**where, **peel_row(args.peel, budget, dtype, known, test, users,
+                                              basis)})
     print(f"{len(records)} records -> {OUT}", file=sys.stderr)
 
 
@@ -159,15 +166,17 @@ def rule_row(path: Path, budget: int, dtype: str, known, test, users) -> dict:
 
 def rotated_rule(path: Path, data_dir) -> tuple:
     """A RULE run's elastic tables in the score-preserving basis, with its estimator
-    refitted on labels measured in that basis (same configurations, users and seeds)."""
+    refitted on labels measured in that basis, in prefix form and at float32, float16 and
+    int8 (same configurations, users and seeds)."""
     rule = load_run(path)
     data = rule.data(data_dir=data_dir)
     state = rule.elastic_state
     emb = in_basis(rule.embeddings, "svd")
     t0 = time.perf_counter()
-    refit = fit_rule_estimator(state.config, emb.user, emb.item, state.item_group,
+    config = replace(state.config, label_precisions=PRECISIONS)
+    refit = fit_rule_estimator(config, emb.user, emb.item, state.item_group,
                                data.train.to_csr(), data.valid.to_csr(),
-                               log=lambda m: print(m, file=sys.stderr))
+                               log=lambda m: print(m, file=sys.stderr), prefixes=True)
     return emb, refit, time.perf_counter() - t0
 
 
@@ -176,7 +185,7 @@ def rule_svd_row(rule_svd: tuple, budget: int, dtype: str, known, test, users) -
     options = BuildOptions(value_dtype=dtype, method="rule-svd")
     t0 = time.perf_counter()
     try:
-        selection, _ = rule_selection(emb, state, budget, options)
+        selection, _ = rule_selection(emb, state, budget, options, prefixes=True)
     except Infeasible as exc:
         return {"method": "rule-svd", "infeasible": str(exc)}
     pkg = runtime.load_bytes(build(emb, selection, options, budget_bytes=budget))
@@ -185,25 +194,42 @@ def rule_svd_row(rule_svd: tuple, budget: int, dtype: str, known, test, users) -
             "seconds": time.perf_counter() - t0}
 
 
-def peel_row(path: Path, budget: int, dtype: str, known, test, users) -> dict:
+def rule_joint_row(rule_svd: tuple, budget: int, known, test, users) -> dict:
+    emb, state, _ = rule_svd
+    t0 = time.perf_counter()
+    try:
+        selection, options, info = joint_rule_selection(
+            emb, state, budget, BuildOptions(method="rule-joint"), prefixes=True)
+    except Infeasible as exc:
+        return {"method": "rule-joint", "infeasible": str(exc)}
+    pkg = runtime.load_bytes(build(emb, selection, options, budget_bytes=budget))
+    rec = measure("rule-joint", package_score_fn(pkg), known, test, users)
+    return {**rec, "device_bytes": device_bytes(pkg.manifest),
+            "chosen_dtype": options.value_dtype, "estimates": info["estimates"],
+            "seconds": time.perf_counter() - t0}
+
+
+def peel_row(path: Path, budget: int, dtype: str, known, test, users, basis: str) -> dict:
     from elasticrec.peel.quality import packages_quality
 
     peel = load_run(path)
+    method = "peel" if basis == "trained" else "peel-svd"
     t0 = time.perf_counter()
     try:
         per_user, info = packages_quality(peel.embeddings, peel.peel_state,
                                           peel.elastic_state.item_group, known, test, budget,
-                                          value_dtype=dtype)
+                                          value_dtype=dtype, basis=basis)
     except BudgetExceeded as exc:
-        return {"method": "peel", "infeasible": str(exc)}
+        return {"method": method, "infeasible": str(exc)}
     recall = per_user["recall@20"][users]
     ndcg = per_user["ndcg@20"][users]
-    return {"method": "peel", "recall@20": float(np.nanmean(recall)),
+    return {"method": method, "recall@20": float(np.nanmean(recall)),
             "ndcg@20": float(np.nanmean(ndcg)), "n_test_users": int(np.isfinite(recall).sum()),
             "device_bytes": info["device_bytes"], "seconds": time.perf_counter() - t0}
 
 
-METHODS = ("dense", "dense-svd", "popular-svd", "rule", "rule-svd", "peel")
+METHODS = ("dense", "dense-svd", "popular-svd", "rule", "rule-svd", "rule-joint", "peel",
+           "peel-svd")
 
 
 def table(_args: argparse.Namespace) -> None:
@@ -262,11 +288,14 @@ def table(_args: argparse.Namespace) -> None:
     plot(records)
 
 
+FAMILIES = (("baseline", ("dense", "dense-svd", "popular-svd")),
+            ("rule", ("rule", "rule-svd", "rule-joint")), ("peel", ("peel", "peel-svd")))
+
+
 def best_rows(rows: list[dict], budgets: list[str]) -> dict:
     out = {}
     for b in budgets:
-        for fam, methods in (("baseline", ("dense", "dense-svd", "popular-svd")),
-                             ("rule", ("rule", "rule-svd")), ("peel", ("peel",))):
+        for fam, methods in FAMILIES:
             cands = [r for r in rows if r["budget"] == b and r["method"] in methods
                      and r.get("recall@20") is not None]
             if cands:

@@ -17,9 +17,20 @@ from elasticrec.elastic.estimator import (
     spearman,
     within_budget_spearman,
 )
-from elasticrec.elastic.labels import config_quality, restricted_items, sample_configs
+from elasticrec.elastic.labels import (
+    as_prefixes,
+    config_quality,
+    restricted_items,
+    sample_configs,
+)
 from elasticrec.elastic.search import Infeasible, SearchConfig
-from elasticrec.elastic.select import block_costs, choose, rule_selection, to_selection
+from elasticrec.elastic.select import (
+    block_costs,
+    choose,
+    joint_rule_selection,
+    rule_selection,
+    to_selection,
+)
 from elasticrec.elastic.state import ElasticState, load_elastic, save_elastic
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.export.builder import BuildOptions, build, plan, write_package
@@ -61,20 +72,23 @@ def test_restricted_items_zero_unshipped_positions_and_rescale():
     np.testing.assert_allclose(scaled[2], out[2] * 4 / 3)
 
 
-@pytest.mark.parametrize("rescale", [False, True])
-def test_labels_equal_the_quality_of_the_package_that_ships_the_configuration(tmp_path, rescale):
-    """The estimator learns exactly what a device would measure on the package."""
+@pytest.mark.parametrize(("rescale", "dtype"), [(False, "float32"), (True, "float32"),
+                                               (False, "float16"), (False, "int8")])
+def test_labels_equal_the_quality_of_the_package_that_ships_the_configuration(tmp_path, rescale,
+                                                                              dtype):
+    """The estimator learns exactly what a device would measure on the package, at the
+    value dtype the label was measured at."""
     rng = np.random.default_rng(1)
     emb = toy_embeddings(rng)
     known, target = random_csr(rng, (30, 120), 0.1), random_csr(rng, (30, 120), 0.05)
     groups = rng.integers(0, 4, 120)
     configs = sample_configs(4, 4, 3, rng)
     labels = config_quality(emb.user, emb.item, groups, configs, known, target, "recall@10",
-                            None, rescale=rescale)
+                            None, rescale=rescale, precisions=np.array([dtype] * 3))
     for config, label in zip(configs, labels, strict=True):
         path = tmp_path / "p.erpk"
         write_package(path, build(emb, to_selection(config, groups, rescale=rescale),
-                                  BuildOptions()))
+                                  BuildOptions(value_dtype=dtype)))
         got = evaluate_package(runtime.load(path), known, target, (10,)).metrics["recall@10"]
         assert got == pytest.approx(label, abs=1e-12)
 
@@ -171,3 +185,82 @@ def test_a_damaged_elastic_file_is_refused_with_its_name(tmp_path):
         load_elastic(tmp_path)
     with pytest.raises(FileNotFoundError, match="method rule"):
         load_elastic(tmp_path / "nowhere")
+
+
+def test_prefix_form_keeps_the_counts_and_ships_each_groups_leading_blocks():
+    configs = sample_configs(5, 8, 50, np.random.default_rng(8))
+    prefixes = as_prefixes(configs)
+    np.testing.assert_array_equal(prefixes.sum(axis=2), configs.sum(axis=2))
+    counts = configs.sum(axis=2)
+    np.testing.assert_array_equal(prefixes, np.arange(8) < counts[..., None])
+
+
+def test_rule_selection_in_prefix_form_ships_the_same_counts_as_leading_blocks():
+    """With prefixes, every group ships blocks 0..k-1 for the count the search chose, at the
+    same cost."""
+    rng = np.random.default_rng(9)
+    emb = toy_embeddings(rng)
+    cfg = ElasticConfig(n_blocks=4, n_groups=3, label_configs=20)
+    groups = rng.integers(0, 3, 120)
+    configs = as_prefixes(sample_configs(3, 4, 30, rng))
+    values = configs.sum(axis=(1, 2)) * 1.0
+    state = ElasticState(cfg, groups, fit_estimator(configs, values), {})
+    options = BuildOptions(users=(0,))
+    plain, info = rule_selection(emb, state, 6000, options)
+    prefix, info_p = rule_selection(emb, state, 6000, options, prefixes=True)
+    assert [len(b) for b in plain.groups] == [len(b) for b in prefix.groups]
+    assert all(list(b) == list(range(len(b))) for b in prefix.groups)
+    assert info_p["cost_bytes"] == info["cost_bytes"]
+    assert len(build(emb, prefix, options, budget_bytes=6000)) <= 6000
+
+
+def test_precision_is_a_feature_the_estimator_learns_and_the_joint_selection_uses():
+    """Labels at int8 are worth 30% less here: the estimator learns the offset, and the
+    joint selection takes int8 only where its extra blocks outweigh it."""
+    rng = np.random.default_rng(10)
+    configs = sample_configs(3, 4, 300, rng)
+    precisions = rng.choice(np.array(["float32", "int8"], dtype=object), 300)
+    labels = configs.sum(axis=(1, 2)) * np.where(precisions == "int8", 0.7, 1.0)
+    params = fit_estimator(configs, labels, precisions=precisions)
+    full = np.ones((1, 3, 4), bool)
+    assert predict(params, full, "int8")[0] < predict(params, full, "float32")[0] - 2
+    emb = toy_embeddings(rng)
+    groups = rng.integers(0, 3, 120)
+    state = ElasticState(ElasticConfig(n_blocks=4, n_groups=3, label_configs=20,
+                                       label_precisions=("float32", "int8")),
+                         groups, params, {})
+    options = BuildOptions(users=(0,))
+    for budget, expected in ((120 * 16 * 4 + 3000, "float32"), (120 * 4 * 4 + 1500, "int8")):
+        selection, opts, info = joint_rule_selection(emb, state, budget, options)
+        assert opts.value_dtype == expected, info["estimates"]
+        assert info["estimate"] == max(info["estimates"].values())
+        assert len(build(emb, selection, opts, budget_bytes=budget)) <= budget
+    with pytest.raises(Infeasible, match="every value dtype"):
+        joint_rule_selection(emb, state, 500, options)
+
+
+def test_label_precisions_are_drawn_apart_from_the_configurations_and_checked():
+    cfg = ElasticConfig(label_precisions=["float32", "int8"])
+    assert cfg.label_precisions == ("float32", "int8")
+    assert cfg.to_json()["label_precisions"] == ["float32", "int8"]
+    assert ElasticConfig(**cfg.to_json()) == cfg
+    with pytest.raises(ValueError, match="label_precisions"):
+        ElasticConfig(label_precisions=("int4",))
+
+
+def test_label_precisions_round_trip_through_the_run_directory(tmp_path):
+    rng = np.random.default_rng(11)
+    configs = sample_configs(3, 4, 30, rng)
+    precisions = rng.choice(np.array(["float32", "float16", "int8"], dtype=object), 30)
+    values = configs.sum(axis=(1, 2)) * 1.0
+    cfg = ElasticConfig(n_blocks=4, n_groups=3, label_configs=20,
+                        label_precisions=("float32", "float16", "int8"))
+    state = ElasticState(cfg, rng.integers(0, 3, 120),
+                         fit_estimator(configs, values, precisions=precisions), {},
+                         label_configs=configs, label_values=values,
+                         label_precisions=precisions)
+    save_elastic(tmp_path, state)
+    back = load_elastic(tmp_path)
+    assert back.config == cfg and list(back.label_precisions) == list(precisions)
+    np.testing.assert_allclose(predict(back.estimator, configs, "int8"),
+                               predict(state.estimator, configs, "int8"))

@@ -14,13 +14,20 @@ from elasticrec import runtime
 from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.data.interactions import Interactions
 from elasticrec.embeddings import RunEmbeddings
+from elasticrec.errors import ElasticrecError
 from elasticrec.export.builder import BuildOptions, build, fit
 from elasticrec.peel.cluster import fold_in, kmeans, nearest
 from elasticrec.peel.config import PeelConfig
 from elasticrec.peel.export import gated_items, group_package
 from elasticrec.peel.personalise import personalise
 from elasticrec.peel.refine import block_weights, refine_group
-from elasticrec.peel.select import one_user, priority_order, select_for_budget, weighted_selection
+from elasticrec.peel.select import (
+    as_prefix_order,
+    one_user,
+    priority_order,
+    select_for_budget,
+    weighted_selection,
+)
 from elasticrec.peel.state import PeelState, load_peel, save_peel
 from elasticrec.runtime.shrink import shrink
 
@@ -187,3 +194,68 @@ def test_interactions_helper_is_what_personalise_splits():
     assert sorted(zip(np.concatenate([tr.user, va.user]),
                       np.concatenate([tr.item, va.item]), strict=True)) == [
         (0, 0), (0, 1), (1, 0), (1, 1), (1, 3)]
+
+
+def test_prefix_order_keeps_each_groups_count_at_every_level_and_ships_leading_blocks():
+    w = np.random.default_rng(5).random((3, 6))
+    order = priority_order(w)
+    prefix = as_prefix_order(order)
+    for level in range(len(order) + 1):
+        counts = np.bincount([g for g, _ in order[:level]], minlength=3)
+        got = [sorted(b for g, b in prefix[:level] if g == grp) for grp in range(3)]
+        assert got == [list(range(c)) for c in counts]
+
+
+def svd_state(rng, n_users=40, n_items=120, dim=16):
+    """One user group whose tables have a few strong score directions mixed into every
+    position, with random block weights."""
+    mix = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+    strength = np.r_[np.full(3, 3.0), np.full(dim - 3, 0.2)]
+    emb = toy(rng, n_users=n_users, n_items=n_items, dim=dim)
+    emb = RunEmbeddings(user=((emb.user * strength) @ mix).astype(np.float32),
+                        item=((emb.item * strength) @ mix).astype(np.float32),
+                        dataset="toy", dataset_fingerprint="f", model="mf",
+                        user_labels=emb.user_labels, item_labels=emb.item_labels)
+    state = PeelState(PeelConfig(n_clusters=1), centroids=np.zeros((1, dim), np.float32),
+                      user_cluster=np.zeros(n_users, np.int64), user=emb.user,
+                      item=emb.item[None], weights=np.ones((1, 4, 8)) + rng.random((1, 4, 8)),
+                      report={})
+    return emb, state
+
+
+def test_a_group_package_in_the_svd_basis_scores_as_trained_at_full_width_and_better_below():
+    rng = np.random.default_rng(6)
+    emb, state = svd_state(rng)
+    groups = rng.integers(0, 4, 120)
+    rows = np.arange(40)
+    gated = gated_items(emb.item, groups, state.weights[0])
+    truth = emb.user @ gated.T
+    full, _, _ = group_package(emb, state, groups, 0, rows, 10**6, basis="svd")
+    pkg = runtime.load_bytes(full)
+    np.testing.assert_allclose(pkg.scores(pkg.tensors["user"]), truth, rtol=1e-3, atol=1e-3)
+
+    def overlap(data):
+        p = runtime.load_bytes(data)
+        top = np.argsort(-p.scores(p.tensors["user"]), axis=1)[:, :10]
+        best = np.argsort(-truth, axis=1)[:, :10]
+        return np.mean([len(np.intersect1d(a, b)) for a, b in zip(top, best, strict=True)])
+
+    budget = 120 * 2 * 2 * 4 + 3000  # about two of eight blocks
+    svd, sel, _ = group_package(emb, state, groups, 0, rows, budget, basis="svd")
+    trained, _, _ = group_package(emb, state, groups, 0, rows, budget)
+    assert overlap(svd) > overlap(trained) + 2
+    assert all(list(b) == list(range(len(b))) for b in sel.groups)
+    with pytest.raises(ElasticrecError, match="basis 'pca'"):
+        group_package(emb, state, groups, 0, rows, budget, basis="pca")
+
+
+def test_an_svd_group_package_shrinks_to_what_the_server_builds():
+    rng = np.random.default_rng(7)
+    emb, state = svd_state(rng)
+    groups = rng.integers(0, 4, 120)
+    big, _, _ = group_package(emb, state, groups, 0, np.array([3]), 3300, basis="svd",
+                              value_dtype="int8")
+    for small in (3000, 2700, 2400):
+        server, _, _ = group_package(emb, state, groups, 0, np.array([3]), small, basis="svd",
+                                     value_dtype="int8")
+        assert shrink(runtime.load_bytes(big), small) == server

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from elasticrec.checks import check
+from elasticrec.elastic.estimator import PRECISIONS  # value dtypes an estimator can price
 
 GROUPINGS = ("popularity", "id-range")
 DIVERSITY_FORMS = ("consecutive", "cosine")
@@ -25,6 +26,9 @@ class ElasticConfig:
     label_metric: str = "recall@20"  # what the estimator learns to predict
     held_out: float = 0.2  # share of the labelled configurations kept to test the estimator
     estimator: str = "additive"  # or "nfm", the released code's model (see estimator.py)
+    # value dtypes the labels are measured at (each configuration at one, drawn uniformly):
+    # with more than one, the estimator gets precision as a feature and export may choose it
+    label_precisions: tuple[str, ...] = ("float32",)
 
     def __post_init__(self) -> None:
         check(self.n_blocks >= 1, "n_blocks", self.n_blocks, "an integer >= 1")
@@ -43,10 +47,16 @@ class ElasticConfig:
         check(0 < self.held_out < 1, "held_out", self.held_out, "a number in (0, 1)")
         check(self.estimator in ("additive", "nfm"), "estimator", self.estimator,
               "'additive' or 'nfm'")
+        precisions = self.label_precisions
+        check(isinstance(precisions, list | tuple) and len(precisions) > 0
+              and len(set(precisions)) == len(precisions)
+              and all(p in PRECISIONS for p in precisions), "label_precisions", precisions,
+              f"distinct values of {PRECISIONS}")
+        object.__setattr__(self, "label_precisions", tuple(precisions))
 
     @property
     def label_k(self) -> int:
         return int(self.label_metric.partition("@")[2])
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "label_precisions": list(self.label_precisions)}

@@ -41,43 +41,70 @@ class EstimatorConfig:
     seed: int = 0
 
 
-def features(configs: np.ndarray) -> np.ndarray:
+PRECISIONS = ("float32", "float16", "int8")  # as ElasticConfig.PRECISIONS
+
+
+def precision_columns(n: int, precisions) -> np.ndarray:
+    """(n, 2): indicators of float16 and int8 (float32 is the reference); ``precisions`` is
+    one dtype name for all, or one per configuration."""
+    p = np.broadcast_to(np.asarray(precisions, dtype=object), (n,))
+    return np.stack([p == "float16", p == "int8"], axis=1).astype(np.float64)
+
+
+def features(configs: np.ndarray, precisions=None) -> np.ndarray:
     """(K, G, N) bool -> (K, G*N + 2G) float32: the (group, block) indicators, then each
     group's share of its blocks ``c = |S_g| / N`` and ``sqrt(c)``, so that the linear part
-    alone can express a concave per-group return on blocks."""
+    alone can express a concave per-group return on blocks; with ``precisions``, two more
+    columns (``precision_columns``)."""
     x = np.asarray(configs, dtype=np.float32)
     share = x.mean(axis=2)
-    return np.concatenate([x.reshape(len(x), -1), share, np.sqrt(share)], axis=1)
+    parts = [x.reshape(len(x), -1), share, np.sqrt(share)]
+    if precisions is not None:
+        parts.append(precision_columns(len(x), precisions).astype(np.float32))
+    return np.concatenate(parts, axis=1)
 
 
 def fit_estimator(configs: np.ndarray, labels: np.ndarray, config: EstimatorConfig | None = None,
-                  kind: str = "additive") -> Params:
-    """Fit the ``kind`` estimator to (configuration, label) pairs; NumPy parameters."""
+                  kind: str = "additive", precisions: np.ndarray | None = None) -> Params:
+    """Fit the ``kind`` estimator to (configuration, label) pairs; NumPy parameters.
+
+    ``precisions``: the value dtype each label was measured at; the estimator then takes
+    precision as a feature (``predict(..., precision=...)``)."""
     if kind == "additive":
-        return fit_additive(configs, labels, seed=(config or EstimatorConfig()).seed)
+        return fit_additive(configs, labels, seed=(config or EstimatorConfig()).seed,
+                            precisions=precisions)
     if kind == "nfm":
-        return fit_nfm(configs, labels, config or EstimatorConfig())
+        return fit_nfm(configs, labels, config or EstimatorConfig(), precisions=precisions)
     raise ValueError(f"estimator={kind!r} is not allowed: one of {ESTIMATORS}")
 
 
-def predict(params: Params, configs: np.ndarray) -> np.ndarray:
-    """Estimated quality of each (G, N) configuration in ``configs`` (K, G, N)."""
+def predict(params: Params, configs: np.ndarray, precision="float32") -> np.ndarray:
+    """Estimated quality of each (G, N) configuration in ``configs`` (K, G, N), its values
+    stored as ``precision`` (one dtype, or one per configuration); an estimator fitted
+    without precisions ignores it."""
     mean, std = params["label_scale"]
+    with_precision = "precision" in params
     if "ridge" in params:
-        z = count_basis(configs) @ params["ridge"][:-1] + params["ridge"][-1]
+        z = (count_basis(configs, precision if with_precision else None)
+             @ params["ridge"][:-1] + params["ridge"][-1])
     else:
-        z = _forward(np, params, features(configs))
+        z = _forward(np, params, features(configs, precision if with_precision else None))
     return z.astype(np.float64) * std + mean
 
 
-def count_basis(configs: np.ndarray) -> np.ndarray:
-    """(K, G, N) -> (K, G * len(TAUS)): ``1 - exp(-|S_g| / tau)`` for every group and tau."""
+def count_basis(configs: np.ndarray, precisions=None) -> np.ndarray:
+    """(K, G, N) -> (K, G * len(TAUS)): ``1 - exp(-|S_g| / tau)`` for every group and tau;
+    with ``precisions``, two more columns (``precision_columns``)."""
     counts = np.asarray(configs).sum(axis=2).astype(np.float64)
-    return (1.0 - np.exp(-counts[:, :, None] / TAUS)).reshape(len(counts), -1)
+    x = (1.0 - np.exp(-counts[:, :, None] / TAUS)).reshape(len(counts), -1)
+    if precisions is None:
+        return x
+    return np.concatenate([x, precision_columns(len(x), precisions)], axis=1)
 
 
-def fit_additive(configs: np.ndarray, labels: np.ndarray, seed: int = 0) -> Params:
-    x = count_basis(configs)
+def fit_additive(configs: np.ndarray, labels: np.ndarray, seed: int = 0,
+                 precisions: np.ndarray | None = None) -> Params:
+    x = count_basis(configs, precisions)
     mean, std = float(np.mean(labels)), float(np.std(labels)) or 1.0
     y = (np.asarray(labels) - mean) / std
     folds = np.random.default_rng(seed).permutation(len(y)) % 5
@@ -89,8 +116,15 @@ def fit_additive(configs: np.ndarray, labels: np.ndarray, seed: int = 0) -> Para
             err += float(((x[folds == f] @ w[:-1] + w[-1] - y[folds == f]) ** 2).sum())
         errors.append(err)
     lam = RIDGE_GRID[int(np.argmin(errors))]
-    return {"ridge": _ridge(x, y, lam), "ridge_lambda": np.array([lam]),
-            "label_scale": np.array([mean, std], dtype=np.float64)}
+    out = {"ridge": _ridge(x, y, lam), "ridge_lambda": np.array([lam]),
+           "label_scale": np.array([mean, std], dtype=np.float64)}
+    return _with_precision(out, precisions)
+
+
+def _with_precision(params: Params, precisions) -> Params:
+    if precisions is not None:
+        params["precision"] = np.ones(1)  # a flag: the features include precision
+    return params
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
@@ -101,13 +135,14 @@ def _ridge(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
     return np.linalg.solve(a.T @ a + reg, a.T @ y)
 
 
-def fit_nfm(configs: np.ndarray, labels: np.ndarray, config: EstimatorConfig) -> Params:
+def fit_nfm(configs: np.ndarray, labels: np.ndarray, config: EstimatorConfig,
+            precisions: np.ndarray | None = None) -> Params:
     """Fit the NFM to (configuration, label) pairs by mean squared error on standardised
     labels; returns its parameters as NumPy arrays."""
     import torch
 
     gen = torch.Generator().manual_seed(config.seed)
-    x = torch.from_numpy(features(configs))
+    x = torch.from_numpy(features(configs, precisions))
     mean, std = float(np.mean(labels)), float(np.std(labels)) or 1.0
     y = torch.from_numpy(((np.asarray(labels) - mean) / std).astype(np.float32))
     n_features = x.shape[1]
@@ -128,7 +163,7 @@ def fit_nfm(configs: np.ndarray, labels: np.ndarray, config: EstimatorConfig) ->
         opt.step()
     out = {k: t.detach().numpy().astype(np.float32) for k, t in p.items()}
     out["label_scale"] = np.array([mean, std], dtype=np.float64)
-    return out
+    return _with_precision(out, precisions)
 
 
 def _forward(xp, p, x):

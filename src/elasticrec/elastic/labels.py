@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from elasticrec.elastic.blocks import item_masks
 from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
+from elasticrec.format import quantize
 
 
 def sample_configs(n_groups: int, n_blocks: int, n_configs: int,
@@ -30,6 +31,17 @@ def sample_configs(n_groups: int, n_blocks: int, n_configs: int,
     return (rank < total[:, None]).reshape(n_configs, n_groups, n_blocks)
 
 
+def as_prefixes(configs: np.ndarray) -> np.ndarray:
+    """The same block counts per group, each group's blocks the leading ones (0..|S_g|-1).
+
+    In the score-preserving basis (``export/basis.py``) the leading positions carry the most
+    score, so a group that ships k blocks should ship the first k; the additive estimator
+    sees only counts, so it prices a configuration and its prefix form alike."""
+    configs = np.asarray(configs, dtype=bool)
+    counts = configs.sum(axis=-1, keepdims=True)
+    return np.arange(configs.shape[-1]) < counts
+
+
 def restricted_items(item: np.ndarray, item_group: np.ndarray, config: np.ndarray, *,
                      rescale: bool = False) -> np.ndarray:
     """The item table as a device scores it under ``config``: unshipped positions zeroed, and
@@ -41,17 +53,35 @@ def restricted_items(item: np.ndarray, item_group: np.ndarray, config: np.ndarra
     return out
 
 
+def stored_values(item: np.ndarray, value_dtype: str) -> np.ndarray:
+    """The item table as a package stores it in ``value_dtype`` and the device decodes it
+    (int8: per-row scales over the full row, as the builder's default)."""
+    item = np.asarray(item, dtype=np.float32)
+    if value_dtype == "float16":
+        return quantize.to_float16(item).astype(np.float32)
+    if value_dtype == "int8":
+        scales = quantize.row_scales(item)[:, None]
+        return quantize.quantize_int8(item, scales).astype(np.float32) * scales
+    return item
+
+
 def config_quality(
     user: np.ndarray, item: np.ndarray, item_group: np.ndarray, configs: np.ndarray,
     known: sp.csr_matrix, target: sp.csr_matrix, metric: str, users: np.ndarray | None, *,
-    rescale: bool = False,
+    rescale: bool = False, precisions: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``metric`` (e.g. ``"recall@20"``) of each configuration on ``target`` for ``users``."""
+    """``metric`` (e.g. ``"recall@20"``) of each configuration on ``target`` for ``users``;
+    ``precisions``: each configuration's value dtype (default: all float32)."""
     k = int(metric.partition("@")[2])
     out = np.empty(len(configs))
+    tables: dict[str, np.ndarray] = {}
     for i, config in enumerate(configs):
+        dtype = "float32" if precisions is None else str(precisions[i])
+        if dtype not in tables:
+            tables[dtype] = stored_values(item, dtype)
         score_fn = score_fn_from_embeddings(
-            user, restricted_items(item, item_group, config, rescale=rescale), reuse_output=True)
+            user, restricted_items(tables[dtype], item_group, config, rescale=rescale),
+            reuse_output=True)
         out[i] = evaluate_ranking(score_fn, known, target, (k,), users=users).metrics[metric]
     return out
 

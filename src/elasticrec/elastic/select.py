@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.checks import check
 from elasticrec.elastic.estimator import predict
+from elasticrec.elastic.labels import as_prefixes
 from elasticrec.elastic.search import (
     BlockCosts,
     Infeasible,
@@ -114,14 +116,51 @@ def greedy(estimate: Estimate, n_groups: int, n_blocks: int, costs: BlockCosts,
 
 def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
                    options: BuildOptions, *, strategy: str = "search", seed: int = 0,
-                   search: SearchConfig | None = None) -> tuple[BlockSelection, dict]:
+                   search: SearchConfig | None = None, prefixes: bool = False
+                   ) -> tuple[BlockSelection, dict]:
     """The blocks a RULE run ships within ``budget_bytes`` (no gradient step, no evaluation).
 
+    ``prefixes``: each group ships its leading blocks, as many as the configuration found
+    gives it (tables in the score-preserving basis; same cost, same additive estimate).
     ``Infeasible`` when one block per item group does not fit.
     """
     cfg = state.config
     costs = block_costs(emb, state.item_group, cfg.n_groups, cfg.n_blocks,
                         rescale=cfg.rescale, options=options)
-    config, info = choose(strategy, lambda c: predict(state.estimator, c), cfg.n_groups,
-                          cfg.n_blocks, costs, budget_bytes, np.random.default_rng(seed), search)
+    precision = options.value_dtype
+
+    def estimate(c: np.ndarray) -> np.ndarray:
+        return predict(state.estimator, c, precision)
+
+    config, info = choose(strategy, estimate, cfg.n_groups, cfg.n_blocks, costs, budget_bytes,
+                          np.random.default_rng(seed), search)
+    if prefixes:
+        config = as_prefixes(config)
     return to_selection(config, state.item_group, rescale=cfg.rescale), info
+
+
+def joint_rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
+                         options: BuildOptions, *, precisions: tuple[str, ...] | None = None,
+                         **kwargs) -> tuple[BlockSelection, BuildOptions, dict]:
+    """Blocks and their value dtype, chosen together: the search runs at each dtype's real
+    block bytes (``precisions``, default: those the estimator's labels were measured at)
+    and the configuration with the highest estimate wins, the estimator pricing precision
+    as a feature. ``kwargs`` go to ``rule_selection``; ``Infeasible`` when no dtype fits one
+    block per group. Returns the selection, the build options with the chosen dtype and the
+    record of the winning search (with every dtype's estimate)."""
+    candidates = precisions or state.config.label_precisions
+    best, estimates = None, {}
+    for dtype in candidates:
+        opts = replace(options, value_dtype=dtype)
+        try:
+            selection, info = rule_selection(emb, state, budget_bytes, opts, **kwargs)
+        except Infeasible:
+            continue
+        estimates[dtype] = info["estimate"]
+        if best is None or info["estimate"] > best[2]["estimate"]:
+            best = (selection, opts, info)
+    if best is None:
+        raise Infeasible(f"one block per item group exceeds the budget of {budget_bytes:,} "
+                         f"bytes at every value dtype of {candidates}")
+    selection, opts, info = best
+    return selection, opts, {**info, "value_dtype": opts.value_dtype, "estimates": estimates}

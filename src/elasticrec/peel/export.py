@@ -11,6 +11,8 @@ import numpy as np
 
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.embeddings import RunEmbeddings
+from elasticrec.errors import ElasticrecError
+from elasticrec.export.basis import BASES, rotate, score_basis
 from elasticrec.export.builder import BuildOptions, build
 from elasticrec.peel.cluster import fold_in, nearest
 from elasticrec.peel.select import one_user, select_for_budget
@@ -47,16 +49,24 @@ def place_new_user(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
 def group_package(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray, cluster: int,
                   rows: np.ndarray | None, budget_bytes: int, *, value_dtype: str = "float32",
                   method: str = "peel", item_ids: str = "auto",
-                  seen: tuple[int, ...] | None = None) -> tuple[bytes, BlockSelection, float]:
+                  seen: tuple[int, ...] | None = None, basis: str = "trained"
+                  ) -> tuple[bytes, BlockSelection, float]:
     """The package bytes, the selection and the seconds the selection (sort + fit) took.
 
     ``rows`` are the users that ship; ``None``: ``emb`` already holds the group's embeddings
-    (``place_new_user``)."""
+    (``place_new_user``). ``basis="svd"``: the group's tables in the score-preserving basis
+    of the whole user group (its users' vectors and its gated items), each item group's
+    blocks the leading ones, as many as the weights' order gives it."""
     group = emb if rows is None else group_embeddings(emb, state, item_group, cluster, rows)
+    if basis == "svd":
+        members = np.flatnonzero(state.user_cluster == cluster)
+        group = rotate(group, score_basis(state.user[members], group.item))
+    elif basis != "trained":
+        raise ElasticrecError(f"basis {basis!r} is not one of {BASES}")
     device = one_user(group)  # what the budget bounds
     options = BuildOptions(value_dtype=value_dtype, method=method, item_ids=item_ids, seen=seen)
     t0 = time.perf_counter()
     selection = select_for_budget(device, state.weights[cluster], item_group, options,
-                                  budget_bytes)
+                                  budget_bytes, prefixes=basis == "svd")
     seconds = time.perf_counter() - t0
     return build(group, selection, options, budget_bytes=budget_bytes), selection, seconds

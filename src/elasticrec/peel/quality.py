@@ -59,10 +59,10 @@ def personalised_metrics(state: PeelState, item_group: np.ndarray, known: sp.csr
 
 def packages_quality(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
                      known: sp.csr_matrix, test: sp.csr_matrix, budget_bytes: int,
-                     ks: tuple[int, ...] = (20,), *, value_dtype: str = "float32"
-                     ) -> tuple[dict[str, np.ndarray], dict]:
+                     ks: tuple[int, ...] = (20,), *, value_dtype: str = "float32",
+                     basis: str = "trained") -> tuple[dict[str, np.ndarray], dict]:
     """Every user scored through the runtime by their group's package at ``budget_bytes``
-    (values stored as ``value_dtype``):
+    (values stored as ``value_dtype``, tables in ``basis``: see ``group_package``):
     per-user metric arrays over all user rows (NaN where a user has no test item), and the
     largest single-user package size and re-selection time over the groups."""
     per_user: dict[str, np.ndarray] = {}
@@ -73,7 +73,7 @@ def packages_quality(emb: RunEmbeddings, state: PeelState, item_group: np.ndarra
         if not len(rows):
             continue
         data, _, seconds = group_package(emb, state, item_group, c, rows, budget_bytes,
-                                         value_dtype=value_dtype)
+                                         value_dtype=value_dtype, basis=basis)
         pkg = runtime.load_bytes(data)
         sizes.append(device_bytes(pkg.manifest))
         select_ms.append(seconds * 1000)

@@ -32,13 +32,28 @@ def priority_order(weights: np.ndarray) -> tuple[tuple[int, int], ...]:
     return tuple(zip((order // n_blocks).tolist(), (order % n_blocks).tolist(), strict=True))
 
 
-def weighted_selection(weights: np.ndarray, item_group: np.ndarray) -> BlockSelection:
+def as_prefix_order(order: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """The same order of groups, each group's k-th pair its block k: at every level a group
+    ships as many blocks as in ``order``, and they are its leading ones (tables in the
+    score-preserving basis, whose leading positions carry the most score)."""
+    seen: dict[int, int] = {}
+    out = []
+    for g, _ in order:
+        out.append((g, seen.get(g, 0)))
+        seen[g] = seen.get(g, 0) + 1
+    return tuple(out)
+
+
+def weighted_selection(weights: np.ndarray, item_group: np.ndarray, *,
+                       prefixes: bool = False) -> BlockSelection:
+    order = priority_order(weights)
     return BlockSelection(weights.shape[1], weights.shape[0], np.asarray(item_group),
-                          priority_order(weights))
+                          as_prefix_order(order) if prefixes else order)
 
 
 def select_for_budget(emb: RunEmbeddings, weights: np.ndarray, item_group: np.ndarray,
-                      options: BuildOptions, budget_bytes: int) -> BlockSelection:
+                      options: BuildOptions, budget_bytes: int, *,
+                      prefixes: bool = False) -> BlockSelection:
     """The longest prefix of the weight order whose single-user package fits, with >= 1
     block per group; ``BudgetExceeded`` when not even that fits.
 
@@ -46,7 +61,7 @@ def select_for_budget(emb: RunEmbeddings, weights: np.ndarray, item_group: np.nd
     bytes (a pair's values cost the same whatever the header), so it needs about four plans
     instead of a bisection over every level.
     """
-    full = weighted_selection(weights, item_group)
+    full = weighted_selection(weights, item_group, prefixes=prefixes)
     device = emb if len(emb.user) == 1 else one_user(emb)
 
     def size_at(level: int) -> int:
