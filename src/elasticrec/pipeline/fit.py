@@ -263,7 +263,8 @@ def _search(configs: RunConfigs, data: PreparedData, sampler: BPRSampler,
     result = successive_halving(
         configs.search, train_config,
         lambda: build_model(configs.model, data.train, train_config.seed, cosine=cosine),
-        trainer_for, validate, horizon=max(1, train_config.epochs // 2), log=log)
+        trainer_for, validate,
+        horizon=max(1, min(configs.search.max_epochs, train_config.epochs // 2)), log=log)
     winner = result.winner
     report = result.report(configs.search, train_config.metric)
     log(f"search: chose lr {winner.lr:g}, l2 {winner.l2:g} ({report['best']:.4f} "

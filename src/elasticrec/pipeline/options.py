@@ -24,7 +24,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.models.config import ModelConfig
 from elasticrec.peel.config import PeelConfig
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.search import L2_GRID, LR_GRID, SearchConfig, parse_duration
+from elasticrec.train.halving import L2_GRID, LR_GRID, SearchConfig, parse_duration
 
 METHODS = ("full", "rule", "peel")
 _DATA = {f.name for f in fields(DataConfig)} - {"dataset", "seed"}

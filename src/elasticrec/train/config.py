@@ -24,7 +24,7 @@ class TrainConfig:
     sampling: str = "users"  # "users": user-uniform triples (LightGCN/NGCF code); "pairs"
     loss: str = "bpr"  # "bpr" or "ccl", SimpleX's cosine contrastive loss (models.losses);
     # fit's plain runs default to the loss chosen on validation (pipeline.options)
-    n_negatives: int = 1000  # CCL: negatives drawn per batch, shared by its positives
+    n_negatives: int = 256  # CCL: negatives drawn per batch, shared by its positives
     margin: float = 0.9  # CCL: negatives are pushed below this cosine (SimpleX's default)
     neg_weight: float = 150.0  # CCL: weight of the negatives' mean term (SimpleX's default)
     seed: int = 0
