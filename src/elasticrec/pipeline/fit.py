@@ -247,6 +247,7 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
         "sampling": train_config.sampling,
         "loss": train_config.loss if model.trainable else None,
         "stopped_early": fit.stopped_early if fit else False,
+        f"valid_{train_config.metric}": fit.best_metric if fit else None,
         "valid_ratio": configs.data.valid_ratio,
         **({"search": search_report} if search_report else {}),
         **extra,
