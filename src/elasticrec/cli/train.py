@@ -56,23 +56,50 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--layers", type=int, default=3, help="LightGCN layers")
     m.add_argument("--combine", choices=choices["combine"], default="mean",
                    help="LightGCN layer combination")
-    t = p.add_argument_group("training")
+    t = p.add_argument_group(
+        "training", "With none of the schedule options below (--epochs to --neg-weight), a "
+        "plain run chooses --lr and --l2 on a validation split by successive halving within "
+        "--search-budget and stops early on validation recall@20 (docs/training.md). An "
+        "option given explicitly always wins; defaults are in brackets.")
     defaults = TrainConfig()
-    t.add_argument("--epochs", type=int, default=defaults.epochs)
-    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    t.add_argument("--lr", type=float, default=defaults.lr)
-    t.add_argument("--lr-decay", type=float, default=defaults.lr_decay,
-                   help="multiply the learning rate by this after every epoch (default 1)")
-    t.add_argument("--lr-min", type=float, default=defaults.lr_min,
-                   help="floor for the decayed learning rate")
-    t.add_argument("--l2", type=float, default=defaults.l2)
-    t.add_argument("--eval-every", type=int, default=defaults.eval_every)
-    t.add_argument("--patience", type=int, default=defaults.patience)
-    t.add_argument("--metric", default=defaults.metric)
-    t.add_argument("--k", type=int, nargs="+", default=list(defaults.ks), dest="ks")
-    t.add_argument("--sampling", choices=choices["sampling"], default=defaults.sampling,
-                   help="users: user-uniform BPR triples as in the LightGCN/NGCF code "
-                        "(default); pairs: every training pair once per epoch")
+    t.add_argument("--epochs", type=int, default=None,
+                   help=f"the most epochs; early stopping may end sooner [{defaults.epochs}]")
+    t.add_argument("--batch-size", type=int, default=None,
+                   help=f"positives per step [{defaults.batch_size}]")
+    t.add_argument("--lr", type=float, default=None,
+                   help=f"Adam learning rate [searched; {defaults.lr:g} without search]")
+    t.add_argument("--lr-decay", type=float, default=None,
+                   help="multiply the learning rate by this after every epoch [1]")
+    t.add_argument("--lr-min", type=float, default=None,
+                   help="floor for the decayed learning rate [0]")
+    t.add_argument("--l2", type=float, default=None,
+                   help=f"L2 weight on the batch's embeddings [searched; {defaults.l2:g} "
+                        "without search]")
+    t.add_argument("--loss", choices=choices["loss"], default=None,
+                   help="ccl: SimpleX's cosine contrastive loss, many negatives per positive "
+                        "[ccl for --method full]; bpr: Bayesian "
+                        "personalised ranking, one negative [rule, peel]")
+    t.add_argument("--n-negatives", type=int, default=None,
+                   help=f"ccl: negatives per batch, shared by its positives "
+                        f"[{defaults.n_negatives}]")
+    t.add_argument("--margin", type=float, default=None,
+                   help=f"ccl: cosine below which a negative costs nothing [{defaults.margin}]")
+    t.add_argument("--neg-weight", type=float, default=None,
+                   help=f"ccl: weight of the negatives' term [{defaults.neg_weight:g}]")
+    t.add_argument("--sampling", choices=choices["sampling"], default=None,
+                   help="users: user-uniform positives as in the LightGCN/NGCF code "
+                        "[default]; pairs: every training pair once per epoch")
+    t.add_argument("--search-budget", default=None,
+                   help="wall time for choosing --lr and --l2 on validation, e.g. 90s, 10m, "
+                        "1h; 0: no search [10m when no schedule option is given]")
+    t.add_argument("--eval-every", type=int, default=None,
+                   help=f"validate every this many epochs; 0: never [{defaults.eval_every}]")
+    t.add_argument("--patience", type=int, default=None,
+                   help=f"stop after this many validations without improvement "
+                        f"[{defaults.patience}]")
+    t.add_argument("--metric", default=None, help=f"the validation metric [{defaults.metric}]")
+    t.add_argument("--k", type=int, nargs="+", default=None, dest="ks",
+                   help=f"cut-offs to report [{' '.join(map(str, defaults.ks))}]")
     t.add_argument("--seed", type=int, default=0)
     e = p.add_argument_group("elastic embeddings (--method rule)")
     ed = ElasticConfig()
@@ -120,11 +147,9 @@ def fit_options(args: argparse.Namespace) -> dict:
     """The ``elasticrec.fit`` options the command line gives for ``args.method``."""
     names = set(elasticrec.option_names(args.method))
     given = {RENAMED.get(k, k): v for k, v in vars(args).items()}
-    options = {k: v for k, v in given.items() if k in names}
-    for name in ("user_col", "item_col", "timestamp_col"):
-        if options.get(name) is None:
-            options.pop(name, None)
-    if args.method == "peel":  # PEEL refines with the pretraining's L2
+    # an option left out stays out, so that fit's defaults (and its search) apply
+    options = {k: v for k, v in given.items() if k in names and v is not None}
+    if args.method == "peel" and args.l2 is not None:  # PEEL refines with the pretraining's L2
         options["peel_l2"] = args.l2
     return options
 
@@ -140,5 +165,6 @@ def run(args: argparse.Namespace) -> int:
                              progress=show_progress(), log=log, distributed=ctx,
                              **fit_options(args))
     if run is not None:  # rank 0 (or the only process)
-        print(format_table([run.result], tuple(sorted(set(args.ks)))))
+        ks = args.ks or elasticrec.TrainConfig().ks
+        print(format_table([run.result], tuple(sorted(set(ks)))))
     return 0

@@ -11,6 +11,10 @@ Negatives are uniform over the items the user never interacted with, drawn by ve
 rejection: draw for the whole batch, find collisions with the user's positives by binary
 search over sorted (user, item) keys, redraw only those.
 
+With ``shared_negatives = N > 0`` (the contrastive loss), a batch carries N negatives drawn
+uniformly over all items, shared by all its users, instead of one per user; a shared negative
+may be one of a user's positives (with N << n_items, rarely), as in SimpleX's sampler.
+
 Across processes (``Shard``), every batch is split between the ranks (``batch_share``): each
 rank draws its part with its own generator, so that the ranks' parts together are a batch of
 the single-process size; in ``"pairs"`` mode the epoch's order of pairs comes from a generator
@@ -93,25 +97,37 @@ class BPRSampler:
     def epoch(
         self, batch_size: int, rng: np.random.Generator,
         mode: Literal["users", "pairs"] = "users", *, shard: Shard | None = None,
+        shared_negatives: int = 0,
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Batches of (users, positives, negatives), ``len(self)`` triples in all; with
-        ``shard``, this rank's part of each of those batches (``batch_share``)."""
+        """Batches of (users, positives, negatives), ``len(self)`` positives in all; with
+        ``shard``, this rank's part of each of those batches (``batch_share``); with
+        ``shared_negatives``, that many negatives per batch (per rank's part) for all its
+        users."""
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         if mode not in ("users", "pairs"):
             raise ValueError(f"sampling mode must be 'users' or 'pairs', got {mode!r}")
+        if shared_negatives < 0:
+            raise ValueError(f"shared_negatives must be >= 0, got {shared_negatives}")
         if shard is not None:
-            yield from self._shard_epoch(batch_size, rng, mode, shard)
+            yield from self._shard_epoch(batch_size, rng, mode, shard, shared_negatives)
             return
         order = rng.permutation(len(self.user)) if mode == "pairs" else None
         for start in range(0, len(self.user), batch_size):
             n = min(batch_size, len(self.user) - start)
             idx = order[start : start + n] if order is not None else self._user_uniform(n, rng)
             users = self.user[idx]
-            yield users, self.item[idx], self.negatives(users, rng)
+            yield users, self.item[idx], self._negatives(users, rng, shared_negatives)
+
+    def _negatives(self, users: np.ndarray, rng: np.random.Generator,
+                   shared: int) -> np.ndarray:
+        if shared:
+            return rng.integers(0, self.n_items, size=shared, dtype=np.int64)
+        return self.negatives(users, rng)
 
     def _shard_epoch(
         self, batch_size: int, rng: np.random.Generator, mode: str, shard: Shard,
+        shared_negatives: int,
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         order = shard.shared.permutation(len(self.user)) if mode == "pairs" else None
         for start in range(0, len(self.user), batch_size):
@@ -122,7 +138,7 @@ class BPRSampler:
             else:
                 idx = self._user_uniform(count, rng)
             users = self.user[idx]
-            yield users, self.item[idx], self.negatives(users, rng)
+            yield users, self.item[idx], self._negatives(users, rng, shared_negatives)
 
     def _user_uniform(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Pair indices of ``n`` triples: a uniform active user, then one of their items."""

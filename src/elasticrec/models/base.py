@@ -25,6 +25,10 @@ class Recommender(nn.Module):
     items; ``user_emb`` and ``item_emb`` are views of it. The embeddings a model scores with
     (``final_embeddings``) may be derived from it (LightGCN propagates them over the graph).
 
+    With ``cosine`` (models trained on cosine similarities, ``CCLObjective``), the final
+    tables are L2-normalised rows, so that their dot product, which every ranking, package
+    and device runtime computes, is the cosine the model was trained on.
+
     ``set_row_sizes`` gives every row its own width (SCALL): row r uses only its first
     ``sizes[r]`` positions, the rest are masked to zero in every pass (``ego_table``), so they
     neither score nor receive gradients.
@@ -33,14 +37,16 @@ class Recommender(nn.Module):
     n_users: int
     n_items: int
     embedding: nn.Parameter
+    trainable = True  # False: nothing to train (the most-popular ranking)
 
     def __init__(self, n_users: int, n_items: int, dim: int, *, init_std: float = 0.1,
-                 generator: torch.Generator) -> None:
+                 generator: torch.Generator, cosine: bool = False) -> None:
         super().__init__()
         if n_users < 0 or n_items < 0 or dim <= 0:
             raise ValueError(f"a model needs n_users, n_items >= 0 and dim > 0, "
                              f"got {n_users}, {n_items}, {dim}")
         self.n_users, self.n_items = n_users, n_items
+        self.cosine = cosine
         self.embedding = nn.Parameter(
             torch.randn(n_users + n_items, dim, generator=generator) * init_std
         )
@@ -88,6 +94,15 @@ class Recommender(nn.Module):
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The full final user and item tables, without gradients (for ranking and export)."""
         raise NotImplementedError
+
+    def scored(self, users: torch.Tensor, items: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The final tables as they score: unit rows for a cosine model (a zero row stays
+        zero), else as they are."""
+        if not self.cosine:
+            return users, items
+        return torch.nn.functional.normalize(users, dim=1), torch.nn.functional.normalize(
+            items, dim=1)
 
 
 def gather_nodes(ids: torch.Tensor, n_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,12 +7,12 @@ from typing import Literal
 
 from elasticrec.checks import check
 
-MODELS = ("mf", "lightgcn")
+MODELS = ("mf", "lightgcn", "pop")  # pop: the most-popular ranking, nothing trained
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    model: Literal["mf", "lightgcn"] = "lightgcn"
+    model: Literal["mf", "lightgcn", "pop"] = "lightgcn"
     dim: int = 64  # width of the ego embeddings
     n_layers: int = 3  # LightGCN propagation layers
     combine: Literal["mean", "concat"] = "mean"  # LightGCN layer combination

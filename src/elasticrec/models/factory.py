@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from elasticrec.data.graph import normalized_adjacency
@@ -10,15 +11,21 @@ from elasticrec.models.base import Recommender
 from elasticrec.models.config import ModelConfig
 from elasticrec.models.lightgcn import LightGCN
 from elasticrec.models.mf import MF
+from elasticrec.models.pop import Popularity
 
 
-def build_model(config: ModelConfig, train: Interactions, seed: int) -> Recommender:
+def build_model(config: ModelConfig, train: Interactions, seed: int, *,
+                cosine: bool = False) -> Recommender:
+    """``cosine``: the model scores by cosine (trained with ``CCLObjective``)."""
+    if config.model == "pop":
+        return Popularity(train.n_users, train.n_items,
+                          np.bincount(train.item, minlength=train.n_items))
     gen = torch.Generator().manual_seed(seed)
     if config.model == "mf":
         return MF(train.n_users, train.n_items, config.dim, init_std=config.init_std,
-                  generator=gen)
+                  generator=gen, cosine=cosine)
     return LightGCN(
         train.n_users, train.n_items, config.dim, normalized_adjacency(train),
         n_layers=config.n_layers, combine=config.combine, init_std=config.init_std,
-        generator=gen,
+        generator=gen, cosine=cosine,
     )

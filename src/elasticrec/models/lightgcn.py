@@ -42,10 +42,12 @@ class LightGCN(Recommender):
         combine: Combine = "mean",
         init_std: float = 0.1,
         generator: torch.Generator,
+        cosine: bool = False,
         n_threads: int | None = None,
         reorder: bool = True,
     ) -> None:
-        super().__init__(n_users, n_items, dim, init_std=init_std, generator=generator)
+        super().__init__(n_users, n_items, dim, init_std=init_std, generator=generator,
+                         cosine=cosine)
         if adjacency.shape != (n_users + n_items, n_users + n_items):
             raise ValueError(
                 f"LightGCN: adjacency shape {adjacency.shape} does not match "
@@ -122,4 +124,4 @@ class LightGCN(Recommender):
             layers.append(torch.from_numpy(h))
         out = torch.cat(layers, dim=1) if self.combine == "concat" else torch.stack(layers).mean(0)
         out = out[self.table_row]
-        return out[: self.n_users], out[self.n_users :]
+        return self.scored(out[: self.n_users], out[self.n_users :])

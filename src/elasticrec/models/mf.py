@@ -1,4 +1,4 @@
-"""BPR-MF: a user and an item embedding table, scored by dot product."""
+"""MF: a user and an item embedding table, scored by dot product (or cosine)."""
 
 from __future__ import annotations
 
@@ -19,4 +19,4 @@ class MF(Recommender):
     @torch.no_grad()
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         table = self.ego_table().detach()
-        return table[: self.n_users].clone(), table[self.n_users :].clone()
+        return self.scored(table[: self.n_users].clone(), table[self.n_users :].clone())

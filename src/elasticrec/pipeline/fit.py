@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,9 @@ from elasticrec.pipeline import rundir
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.options import RunConfigs, make_configs
 from elasticrec.pipeline.run import Run
+from elasticrec.train.config import TrainConfig
 from elasticrec.train.distributed import SINGLE, DistContext
+from elasticrec.train.search import successive_halving
 from elasticrec.train.trainer import Trainer
 from elasticrec.version import __version__
 
@@ -60,13 +63,16 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     ``data``: a dataset name (``elasticrec datasets``), a CSV/TSV/Parquet file or a folder of
     LightGCN-format files, a DataFrame with user/item[/timestamp] columns (``user_col=``,
     ``item_col=``, ``timestamp_col=`` name them), a ``scipy.sparse`` users x items matrix, or
-    ``(users, items[, timestamps])`` arrays. ``model``: ``"lightgcn"`` or ``"mf"``.
+    ``(users, items[, timestamps])`` arrays. ``model``: ``"lightgcn"``, ``"mf"`` or ``"pop"``.
     ``method``: ``"full"`` (a plain base model), ``"rule"`` (elastic item blocks and RULE's
     performance estimator, exportable at any budget) or ``"peel"`` (RULE's training, then
     user groups with their own refined tables and learned block weights). ``out``: the run
     folder to create (``None``: a temporary folder that lives as long as the ``Run``).
     ``options``: any field of the data, model, training, elastic or PEEL configs (see
     ``elasticrec.pipeline.options``), e.g. ``epochs=40, dim=64, lr=1e-3, n_blocks=16``.
+    With no schedule option, a plain run carves a validation split, chooses lr and L2 on it
+    by successive halving within ``search_budget`` (default ``"10m"``) and stops early on
+    validation Recall@20 (docs/training.md). ``model="pop"`` is the most-popular ranking.
     Named datasets are read from ``data_dir`` (default: the user cache), downloaded when
     missing unless ``download=False``. ``monitor_test`` logs test metrics at every
     validation for learning curves only (nothing is chosen on them); ``workers`` processes
@@ -88,6 +94,12 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     if source.in_memory:  # the columns were read; the stored dataset needs none
         options = {k: v for k, v in options.items() if k not in COLUMN_OPTIONS}
     configs = make_configs(source.name, model, method, options)
+    if configs.search is not None and distributed.is_distributed:
+        if configs.search_explicit:
+            raise ElasticrecError("search_budget: the search runs in one process; give lr "
+                                  "and l2 (or run it first without torchrun)")
+        log("several processes: no search; the default lr and l2 are used")
+        configs = replace(configs, search=None)
     keep = None
     if out is None:
         if resume:
@@ -96,11 +108,15 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
         out = keep.name
     run_dir = Path(out)
     saved = _check_out(run_dir, resume) if writer or resume else None
+    if resume and saved is not None and saved.get("search") is not None:
+        configs = _searched(configs, saved, options)
     t0 = time.perf_counter()
     ds = source.load(None if data_dir is None else Path(data_dir), download=download,
                      columns={k: v for k, v in columns.items() if v is not None})
     prepared = split_dataset(configs.data, ds)
     config = _config(configs, prepared.fingerprint, in_memory=source.in_memory)
+    if configs.search is not None or (saved or {}).get("search") is not None:
+        config["search"] = (saved or {}).get("search")  # filled in when the search ends
     if configs.elastic is not None and prepared.valid is None:
         raise ElasticrecError("a RULE or PEEL run needs a validation split to label block "
                               "configurations: set valid_ratio > 0 (--valid-ratio)")
@@ -113,6 +129,9 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
            workers=workers, progress=progress, log=log, distributed=distributed)
     if not writer:
         return None
+    if configs.search is not None and not resume:  # the schedule the search chose
+        chosen = rundir.read_config(run_dir)
+        config.update(train=chosen["train"], search=chosen["search"])
     rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
     rundir.seal(run_dir, config)
     return Run(run_dir, data=prepared, keep=keep)
@@ -140,20 +159,37 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
     model_config, train_config = configs.model, configs.train
     elastic, peel = configs.elastic, configs.peel
     torch.manual_seed(train_config.seed)
-    model = build_model(model_config, data.train, train_config.seed)
+    cosine = train_config.loss == "ccl"
+    model = build_model(model_config, data.train, train_config.seed, cosine=cosine)
     ks = train_config.ks
     item_group = objective = None
     if elastic is not None:
         item_group = elastic_groups(elastic, data.train)
         objective = elastic_objective(elastic, item_group, train_config)
-    trainer = Trainer(
-        model, BPRSampler.from_interactions(data.train), train_config,
-        validate=ranking_evaluator(data.train, data.valid, ks) if data.valid else None,
-        monitors={"test": ranking_evaluator(data.known, data.test, ks)} if monitor_test else None,
-        run_dir=run_dir, progress=progress, log=log, objective=objective,
-        distributed=distributed,
-    )
-    fit = trainer.fit(resume=resume)
+    sampler = BPRSampler.from_interactions(data.train)
+    validate = ranking_evaluator(data.train, data.valid, ks) if data.valid else None
+
+    def trainer_for(net: Recommender, config: TrainConfig, **kw) -> Trainer:
+        return Trainer(net, sampler, config, validate=validate, log=log, objective=objective,
+                       distributed=distributed, **kw)
+
+    search_report = None
+    if configs.search is not None and not resume:
+        model, train_config, search_report, optim_state = _search(
+            configs, data, sampler, trainer_for, validate, cosine, log)
+        if writer:  # the chosen schedule, so that --resume continues it
+            config = rundir.read_config(run_dir)
+            rundir.write_config(run_dir, {**config, "train": train_config.to_json(),
+                                          "search": search_report})
+    fit = None
+    if model.trainable:  # the most-popular ranking has nothing to train
+        trainer = trainer_for(
+            model, train_config, run_dir=run_dir, progress=progress,
+            monitors={"test": ranking_evaluator(data.known, data.test, ks)}
+            if monitor_test else None)
+        if search_report is not None:  # the winner continues with its optimiser's state
+            trainer.optimizer.load_state_dict(optim_state)
+        fit = trainer.fit(resume=resume)
     users, items = model.final_embeddings()
     if writer:
         save_embeddings(run_dir, RunEmbeddings(
@@ -187,29 +223,64 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
             f"{k} {v:.4f}" for k, v in sorted(personal.items())))
     if not writer:
         return {}
+    if search_report is None and resume:
+        search_report = rundir.read_config(run_dir).get("search")
+    searched = search_report["epochs"] if search_report else 0
     record = {
         "dataset": data.name,
         "model": model_config.model,
         "method": configs.method,
         **test.metrics,
-        "seconds": fit.seconds,
-        "epochs": fit.epochs_run,
-        "best_epoch": fit.best_epoch,
-        "seconds_per_epoch": fit.seconds_per_epoch,
+        "seconds": (fit.seconds if fit else 0.0) + (search_report["seconds"]
+                                                    if search_report else 0.0),
+        "epochs": searched + (fit.epochs_run if fit else 0),
+        "best_epoch": searched + (fit.best_epoch if fit else 0),
+        "seconds_per_epoch": fit.seconds_per_epoch if fit else 0.0,
         "eval_seconds": test.seconds,
         "n_test_users": test.n_users,
-        "dim": model_config.dim,
+        "dim": model.output_dim if model_config.model == "pop" else model_config.dim,
         "n_layers": model_config.n_layers if model_config.model == "lightgcn" else 0,
         "batch_size": train_config.batch_size,
         "lr": train_config.lr,
         "lr_decay": train_config.lr_decay,
         "l2": train_config.l2,
         "sampling": train_config.sampling,
-        "stopped_early": fit.stopped_early,
+        "loss": train_config.loss if model.trainable else None,
+        "stopped_early": fit.stopped_early if fit else False,
+        f"valid_{train_config.metric}": fit.best_metric if fit else None,
+        "valid_ratio": configs.data.valid_ratio,
+        **({"search": search_report} if search_report else {}),
         **extra,
     }
     write_text(run_dir / rundir.RESULT_FILE, json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _search(configs: RunConfigs, data: PreparedData, sampler: BPRSampler,
+            trainer_for: Callable[..., Trainer], validate, cosine: bool, log: Log):
+    """Successive halving over lr and L2 (``train.search``): the winning model, the schedule
+    it continues with (the epochs it has left), the search's record, its optimiser state."""
+    train_config = configs.train
+    result = successive_halving(
+        configs.search, train_config,
+        lambda: build_model(configs.model, data.train, train_config.seed, cosine=cosine),
+        trainer_for, validate,
+        horizon=max(1, min(configs.search.max_epochs, train_config.epochs // 2)), log=log)
+    winner = result.winner
+    report = result.report(configs.search, train_config.metric)
+    log(f"search: chose lr {winner.lr:g}, l2 {winner.l2:g} ({report['best']:.4f} "
+        f"{train_config.metric} after {winner.epochs} epochs, {result.seconds:.0f}s)")
+    chosen = replace(train_config, lr=winner.lr, l2=winner.l2,
+                     epochs=max(1, train_config.epochs - winner.epochs))
+    return winner.model, chosen, report, winner.trainer.optimizer.state_dict()
+
+
+def _searched(configs: RunConfigs, saved: dict, options: dict) -> RunConfigs:
+    """A resumed searched run: the schedule the search chose (its epochs grown, if asked)."""
+    train = {**saved["train"], "ks": tuple(saved["train"]["ks"])}
+    if "epochs" in options:
+        train["epochs"] = max(1, options["epochs"] - saved["search"]["epochs"])
+    return replace(configs, train=TrainConfig(**train), search=None)
 
 
 def _config(configs: RunConfigs, fingerprint: str, *, in_memory: bool) -> dict:

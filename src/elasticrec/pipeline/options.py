@@ -5,6 +5,13 @@ Every option is a field of exactly one config: the data split (``DataConfig``), 
 ``rule`` and ``peel``) or personalisation (``PeelConfig``, method ``peel``; fields that share
 a name with training take a ``peel_`` prefix: ``peel_epochs``, ``peel_lr``...). ``seed`` seeds
 them all. An unknown option, or one that the method does not use, is refused by name.
+
+The defaults of a plain run (method ``full``) are chosen to work on any dataset
+(docs/training.md): the loss is ``DEFAULT_LOSS``; a validation split (``DEFAULT_VALID_RATIO``
+of each user's training events) is carved whenever training validates; and when no
+schedule option (``SCHEDULE``) is given, the learning rate and L2 weight are chosen on
+validation by successive halving (``train.search``) in ``search_budget`` (10 minutes unless
+given). Any option given explicitly wins over these defaults.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.models.config import ModelConfig
 from elasticrec.peel.config import PeelConfig
 from elasticrec.train.config import TrainConfig
+from elasticrec.train.halving import L2_GRID, LR_GRID, SearchConfig, parse_duration
 
 METHODS = ("full", "rule", "peel")
 _DATA = {f.name for f in fields(DataConfig)} - {"dataset", "seed"}
@@ -27,6 +35,12 @@ _PEEL_SHARED = {f.name for f in fields(PeelConfig)} & (_TRAIN | _DATA | {"seed"}
 _PEEL = ({f.name for f in fields(PeelConfig)} - _PEEL_SHARED) | {
     f"peel_{name}" for name in _PEEL_SHARED - {"seed"}}
 RULE_VALID_RATIO = 0.1  # RULE labels its estimator on validation events
+DEFAULT_VALID_RATIO = 0.1  # a plain run that validates holds out this share for it
+DEFAULT_LOSS = "ccl"  # a plain run's loss, chosen on validation (docs/results/base_models.md)
+# options that set the training schedule: given any, no search runs unless search_budget is
+SCHEDULE = frozenset({"lr", "l2", "epochs", "batch_size", "lr_decay", "lr_min", "loss",
+                      "n_negatives", "margin", "neg_weight", "sampling"})
+_SEARCH = {"search_budget"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class RunConfigs:
     train: TrainConfig
     elastic: ElasticConfig | None
     peel: PeelConfig | None
+    search: SearchConfig | None = None  # choose lr and L2 on validation first
+    search_explicit: bool = False  # the caller asked for the search (search_budget=)
 
     @property
     def method(self) -> str:
@@ -45,6 +61,8 @@ class RunConfigs:
 def option_names(method: str) -> list[str]:
     """Every option ``fit`` accepts for ``method``."""
     names = _DATA | _MODEL | _TRAIN | {"seed"}
+    if method == "full":
+        names |= _SEARCH
     if method in ("rule", "peel"):
         names |= _ELASTIC
     if method == "peel":
@@ -63,14 +81,40 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
         hint = (f"; {unknown[0]!r} needs another method" if unknown[0] in others else
                 f"; allowed: {', '.join(sorted(allowed))}")
         raise ElasticrecError(f"unknown option {unknown[0]!r} for method {method!r}{hint}")
+    if model == "pop" and method != "full":
+        raise ElasticrecError(f"model 'pop' has no embeddings to make elastic: method "
+                              f"{method!r} needs 'mf' or 'lightgcn'")
     seed = options.get("seed", 0)
     pick = lambda names: {k: v for k, v in options.items() if k in names}  # noqa: E731
     data = pick(_DATA)
-    if data.get("valid_ratio") is None:
-        data["valid_ratio"] = RULE_VALID_RATIO if method != "full" else 0.0
     train = pick(_TRAIN)
     if "ks" in train:
         train["ks"] = tuple(sorted(set(train["ks"])))
+    plain = method == "full" and model != "pop"
+    if method != "full" and train.get("loss", "bpr") != "bpr":
+        raise ElasticrecError(f"loss {train['loss']!r}: method {method!r} trains with its own "
+                              "elastic BPR objective")
+    if plain:
+        train.setdefault("loss", DEFAULT_LOSS)
+    validates = train.get("eval_every", TrainConfig.eval_every) > 0 and model != "pop"
+    if data.get("valid_ratio") is None:
+        data["valid_ratio"] = (RULE_VALID_RATIO if method != "full" else
+                               DEFAULT_VALID_RATIO if validates else 0.0)
+    search = None
+    budget = options.get("search_budget")
+    explicit = budget is not None
+    seconds = _budget_seconds(budget) if explicit else None
+    if plain and (seconds if explicit else not set(options) & SCHEDULE):
+        if not validates or data["valid_ratio"] == 0:
+            if explicit:
+                raise ElasticrecError("search_budget needs a validation split: "
+                                      "eval_every > 0 and valid_ratio > 0")
+        else:
+            loss = train["loss"]
+            search = SearchConfig(
+                **({"budget_seconds": seconds} if seconds else {}),
+                lrs=(train["lr"],) if "lr" in train else LR_GRID,
+                l2s=(train["l2"],) if "l2" in train else L2_GRID[loss])
     elastic = ElasticConfig(**pick(_ELASTIC)) if method != "full" else None
     peel = None
     if method == "peel":
@@ -81,9 +125,21 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
         return RunConfigs(
             data=DataConfig(dataset=dataset, seed=seed, **data),
             model=ModelConfig(model=model, **pick(_MODEL)),
-            train=TrainConfig(seed=seed, **train), elastic=elastic, peel=peel)
+            train=TrainConfig(seed=seed, **train), elastic=elastic, peel=peel,
+            search=search, search_explicit=explicit)
     except TypeError as exc:  # pragma: no cover - the option names come from the fields
         raise ElasticrecError(str(exc)) from exc
+
+
+def _budget_seconds(value) -> float:
+    """The search budget in seconds (0: no search), or ``ElasticrecError`` naming it."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ElasticrecError(str(exc)) from exc
+    if seconds < 0:
+        raise ElasticrecError(f"search_budget={value!r} is not allowed: a duration >= 0")
+    return seconds
 
 
 def option_choices() -> dict[str, tuple]:
@@ -94,8 +150,9 @@ def option_choices() -> dict[str, tuple]:
     from elasticrec.elastic.estimator import ESTIMATORS
     from elasticrec.models.config import MODELS
     from elasticrec.peel.config import GATES
+    from elasticrec.train.config import LOSSES
 
     return {"model": MODELS, "method": METHODS, "split": SPLITS, "grouping": GROUPINGS,
             "diversity_form": DIVERSITY_FORMS, "subset_sizes": SUBSET_SIZES,
             "estimator": ESTIMATORS, "gate": GATES, "sampling": ("users", "pairs"),
-            "combine": ("mean", "concat")}
+            "combine": ("mean", "concat"), "loss": LOSSES}

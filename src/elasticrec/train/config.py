@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 from elasticrec.checks import check
 
+LOSSES = ("ccl", "bpr")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -20,6 +22,11 @@ class TrainConfig:
     metric: str = "recall@20"  # the validation metric early stopping watches
     ks: tuple[int, ...] = field(default=(20,))  # cut-offs reported at validation
     sampling: str = "users"  # "users": user-uniform triples (LightGCN/NGCF code); "pairs"
+    loss: str = "bpr"  # "bpr" or "ccl", SimpleX's cosine contrastive loss (models.losses);
+    # fit's plain runs default to the loss chosen on validation (pipeline.options)
+    n_negatives: int = 256  # CCL: negatives drawn per batch, shared by its positives
+    margin: float = 0.9  # CCL: negatives are pushed below this cosine (SimpleX's default)
+    neg_weight: float = 150.0  # CCL: weight of the negatives' mean term (SimpleX's default)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -33,6 +40,10 @@ class TrainConfig:
         check(self.patience >= 0, "patience", self.patience, "an integer >= 0")
         check(self.sampling in ("users", "pairs"), "sampling", self.sampling,
               "'users' or 'pairs'")
+        check(self.loss in LOSSES, "loss", self.loss, f"one of {LOSSES}")
+        check(self.n_negatives > 0, "n_negatives", self.n_negatives, "a positive integer")
+        check(-1 <= self.margin < 1, "margin", self.margin, "a number in [-1, 1)")
+        check(self.neg_weight > 0, "neg_weight", self.neg_weight, "a positive number")
         check(len(self.ks) > 0 and all(k > 0 for k in self.ks), "ks", self.ks,
                "a non-empty list of positive integers")
         name, _, k = self.metric.partition("@")

@@ -1,7 +1,9 @@
 """The training loop: owns the optimiser, the epochs, validation, early stopping, checkpoints.
 
-Each epoch draws as many BPR triples as there are training pairs (``BPRSampler``); each step
-minimises an ``Objective`` (BPR + L2 by default; elastic methods bring their own). Every
+Each epoch draws as many positives as there are training pairs (``BPRSampler``), with one
+negative each or, for the contrastive loss, negatives shared per batch; each step minimises an
+``Objective`` (``config.loss`` + L2 by default, ``objective_for``; elastic methods bring their
+own). Every
 ``eval_every`` epochs the ``validate`` callback scores the model; the best model by
 ``config.metric`` is kept and restored at the end; ``patience`` validations without
 improvement stop training. With a ``run_dir``, each epoch's record is written to
@@ -32,7 +34,7 @@ from tqdm import tqdm
 from elasticrec.atomic import atomic_path, write_text
 from elasticrec.data.sampling import BPRSampler, Shard
 from elasticrec.models.base import Recommender
-from elasticrec.models.losses import BPRObjective, Objective
+from elasticrec.models.losses import BPRObjective, CCLObjective, Objective
 from elasticrec.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.distributed import (
@@ -52,6 +54,13 @@ METRICS_FILE = "metrics.jsonl"
 BEST_FILE = "best.safetensors"
 
 Evaluator = Callable[[Recommender], dict[str, float]]
+
+
+def objective_for(config: TrainConfig) -> Objective:
+    """The objective ``config.loss`` names, with its L2 weight and parameters."""
+    if config.loss == "ccl":
+        return CCLObjective(config.l2, config.n_negatives, config.margin, config.neg_weight)
+    return BPRObjective(config.l2)
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ class Trainer:
         self.model, self.sampler, self.config = model, sampler, config
         self.dist = distributed
         self._net: torch.nn.Module = model  # what a step runs: the model, or its DDP wrapper
-        self.objective = objective if objective is not None else BPRObjective(config.l2)
+        self.objective = objective if objective is not None else objective_for(config)
         self._best_in_memory: dict[str, torch.Tensor] | None = None
         self.validate = validate
         self.monitors = monitors or {}
@@ -118,25 +127,11 @@ class Trainer:
         self._net = data_parallel(ctx, self.model)  # DDP starts every rank from rank 0's model
         start_epoch = state["epoch"] + 1
         stopped_early = False
-        n_batches = self.sampler.n_batches(cfg.batch_size)
         for epoch in range(start_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
-            total = 0.0
-            self.model.train()
-            batches = tqdm(self.sampler.epoch(cfg.batch_size, rng, cfg.sampling, shard=shard),
-                           total=n_batches,
-                           desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
-                           disable=not self.progress, unit="batch")
-            for users, pos, neg in batches:
-                total += self.step(users, pos, neg)
-            train_seconds = time.perf_counter() - t0
             lr = self.optimizer.param_groups[0]["lr"]
-            for group in self.optimizer.param_groups:
-                group["lr"] = max(cfg.lr_min, lr * cfg.lr_decay)
-            loss = all_mean(ctx, total / n_batches)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"epoch {epoch}: the training loss is {loss}; "
-                                         "lower the learning rate")
+            loss = self.train_epoch(epoch, rng, shard)
+            train_seconds = time.perf_counter() - t0
             record = {"epoch": epoch, "loss": loss, "lr": lr, "train_seconds": train_seconds}
             if cfg.eval_every and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                 record.update(self._evaluate(epoch, state))
@@ -160,6 +155,27 @@ class Trainer:
             if history else 0.0,
             history=history, stopped_early=stopped_early,
         )
+
+    def train_epoch(self, epoch: int, rng: np.random.Generator,
+                    shard: Shard | None = None) -> float:
+        """One epoch of steps, then the learning rate's decay; the mean loss (over ranks)."""
+        cfg = self.config
+        self.model.train()
+        batches = tqdm(self.sampler.epoch(cfg.batch_size, rng, cfg.sampling, shard=shard,
+                                          shared_negatives=getattr(self.objective,
+                                                                   "shared_negatives", 0)),
+                       total=self.sampler.n_batches(cfg.batch_size),
+                       desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+                       disable=not self.progress, unit="batch")
+        total = sum(self.step(users, pos, neg) for users, pos, neg in batches)
+        lr = self.optimizer.param_groups[0]["lr"]
+        for group in self.optimizer.param_groups:
+            group["lr"] = max(cfg.lr_min, lr * cfg.lr_decay)
+        loss = all_mean(self.dist, total / self.sampler.n_batches(cfg.batch_size))
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"epoch {epoch}: the training loss is {loss}; "
+                                     "lower the learning rate")
+        return loss
 
     def _evaluate(self, epoch: int, state: dict) -> dict[str, float]:
         self.model.eval()

@@ -1,0 +1,95 @@
+"""The plan of the lr/L2 search, pure and light to import: its grid and budget
+(``SearchConfig``), the rungs of successive halving and what they cost.
+
+Rung 0 trains ``n`` trials ``r0`` epochs each; every rung keeps the best ``1/eta`` and trains
+them ``eta`` times as many epochs, until one is left (Jamieson and Talwalkar, 2016).
+``choose_plan`` takes the most trials, then the most epochs, that fit the budget at measured
+epoch and validation times; the loop that runs the plan is ``train.search``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+from elasticrec.checks import check
+
+# The grids, by loss: Adam learning rates, and L2 weights on the batch's ego rows.
+LR_GRID = (1e-3, 3e-3, 1e-2)
+L2_GRID = {"bpr": (1e-5, 1e-4, 1e-3), "ccl": (1e-6, 1e-5, 1e-4)}
+DEFAULT_BUDGET_SECONDS = 600.0  # 10 minutes
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS  # wall time for the whole search
+    lrs: tuple[float, ...] = LR_GRID
+    l2s: tuple[float, ...] = field(default=L2_GRID["ccl"])
+    eta: int = 3  # keep the best 1/eta of the trials at every rung
+    max_epochs: int = 9  # the most epochs a trial trains within the search
+
+    def __post_init__(self) -> None:
+        check(self.budget_seconds > 0, "search_budget", self.budget_seconds,
+              "a positive duration (e.g. 90s, 10m, 1h)")
+        check(len(self.lrs) > 0 and all(x > 0 for x in self.lrs), "lrs", self.lrs,
+              "positive learning rates")
+        check(len(self.l2s) > 0 and all(x >= 0 for x in self.l2s), "l2s", self.l2s,
+              "L2 weights >= 0")
+        check(self.eta >= 2, "eta", self.eta, "an integer >= 2")
+        check(self.max_epochs >= 1, "max_epochs", self.max_epochs, "a positive integer")
+
+    def grid(self) -> list[tuple[float, float]]:
+        """Every (lr, l2), nearest the grid's centre first (the order a cut keeps)."""
+        pairs = [(i, j) for i in range(len(self.lrs)) for j in range(len(self.l2s))]
+        ci, cj = (len(self.lrs) - 1) / 2, (len(self.l2s) - 1) / 2
+        pairs.sort(key=lambda p: (abs(p[0] - ci) + abs(p[1] - cj), p))
+        return [(self.lrs[i], self.l2s[j]) for i, j in pairs]
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "lrs": list(self.lrs), "l2s": list(self.l2s)}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds in ``value``: a number of seconds, or ``90s``, ``10m``, ``1.5h``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", str(value))
+    if match is None:
+        raise ValueError(f"search_budget={value!r} is not allowed: a duration such as 90s, "
+                         "10m or 1h (a bare number is seconds)")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+def rung_plan(n: int, r0: int, eta: int) -> list[tuple[int, int]]:
+    """(trials, epochs each has trained by the rung's end) of every rung; after the last,
+    one trial is left (it trains on after the search, so no rung is spent on it alone)."""
+    plan = []
+    while n > 1:
+        plan.append((n, r0))
+        n, r0 = math.ceil(n / eta), r0 * eta
+    return plan
+
+
+def plan_cost(n: int, r0: int, eta: int, epoch_s: float, eval_s: float) -> float:
+    """Seconds a plan takes, at ``epoch_s`` per epoch and ``eval_s`` per validation."""
+    cost, done = 0.0, 0
+    for trials, epochs in rung_plan(n, r0, eta):
+        cost += trials * ((epochs - done) * epoch_s + eval_s)
+        done = epochs
+    return cost
+
+
+def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float,
+                horizon: int) -> tuple[int, int]:
+    """(trials, r0): the most trials (up to the grid), then the most epochs ``r0``, whose
+    plan fits the budget, no trial training more than ``horizon`` epochs."""
+    eta = config.eta
+    for n in range(len(config.lrs) * len(config.l2s), 1, -1):
+        rungs = len(rung_plan(n, 1, eta))
+        r_max = max(1, horizon // eta ** (rungs - 1))
+        fits = [r0 for r0 in range(1, r_max + 1)
+                if plan_cost(n, r0, eta, epoch_s, eval_s) <= config.budget_seconds]
+        if fits:
+            return n, fits[-1]
+    return 1, 1

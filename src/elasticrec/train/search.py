@@ -1,0 +1,122 @@
+"""Choosing the learning rate and L2 weight on validation: successive halving in a time budget.
+
+Every pair of the grid (``SearchConfig``, ``train.halving``) starts as a trial (its own model
+and optimiser). Rung 0 trains every trial ``r0`` epochs and scores it on the validation split;
+the best ``1/eta`` go on to ``eta`` times as many epochs, and so on until one trial is left.
+``r0`` is the largest number of epochs that fits the plan in the budget, from the first
+trial's measured epoch and validation times; when even one epoch per trial does not fit, the
+grid is cut to the pairs nearest its centre. The winner keeps its weights and optimiser
+state, and training continues from them (``pipeline.fit``).
+
+Only the validation scores that ``validate`` returns are read: the test split is never seen.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from elasticrec.models.base import Recommender
+from elasticrec.train.config import TrainConfig
+from elasticrec.train.halving import SearchConfig, choose_plan, rung_plan
+from elasticrec.train.trainer import Evaluator, Trainer
+
+
+@dataclass
+class Trial:
+    lr: float
+    l2: float
+    trainer: Trainer
+    rng: np.random.Generator
+    epochs: int = 0
+    scores: list[dict] = field(default_factory=list)  # {"epochs", metric} at each rung
+
+    @property
+    def model(self) -> Recommender:
+        return self.trainer.model
+
+    def train_to(self, epochs: int) -> None:
+        while self.epochs < epochs:
+            self.epochs += 1
+            self.trainer.train_epoch(self.epochs, self.rng)
+
+    def record(self) -> dict:
+        return {"lr": self.lr, "l2": self.l2, "epochs": self.epochs, "rungs": self.scores}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    winner: Trial
+    trials: list[Trial]
+    r0: int
+    seconds: float
+
+    def report(self, config: SearchConfig, metric: str) -> dict:
+        return {"lr": self.winner.lr, "l2": self.winner.l2, "epochs": self.winner.epochs,
+                "metric": metric, "best": self.winner.scores[-1][metric]
+                if self.winner.scores else None, "r0": self.r0,
+                "seconds": self.seconds, "config": config.to_json(),
+                "trials": [t.record() for t in self.trials]}
+
+
+def successive_halving(
+    config: SearchConfig, base: TrainConfig, make_model: Callable[[], Recommender],
+    make_trainer: Callable[[Recommender, TrainConfig], Trainer], validate: Evaluator,
+    *, horizon: int, log: Callable[[str], None] = lambda _m: None,
+) -> SearchResult:
+    """Successive halving over ``config``'s grid; ``base`` gives every other training field.
+
+    ``make_model`` builds a fresh model (the same seed for every trial), ``make_trainer``
+    a trainer for it; ``validate`` scores a model on validation (``base.metric`` decides).
+    """
+    t_start = time.perf_counter()
+    metric = base.metric
+    grid = config.grid()
+    seed = base.seed
+
+    def new_trial(lr: float, l2: float) -> Trial:
+        cfg = replace(base, lr=lr, l2=l2)
+        return Trial(lr, l2, make_trainer(make_model(), cfg), np.random.default_rng(seed))
+
+    def score(trial: Trial) -> float:
+        trial.model.eval()
+        value = float(validate(trial.model)[metric])
+        trial.scores.append({"epochs": trial.epochs, metric: value})
+        return value
+
+    first = new_trial(*grid[0])
+    t0 = time.perf_counter()
+    first.train_to(1)
+    t1 = time.perf_counter()
+    score(first)
+    epoch_s, eval_s = t1 - t0, time.perf_counter() - t1
+    spent = time.perf_counter() - t_start
+    n, r0 = choose_plan(replace(config, budget_seconds=max(config.budget_seconds - spent,
+                                                           1e-9)),
+                        epoch_s, eval_s, horizon)
+    log(f"search: {n} of {len(grid)} (lr, l2) pairs, {r0} epoch(s) at rung 0 "
+        f"({epoch_s:.1f}s per epoch, {eval_s:.1f}s per validation, budget "
+        f"{config.budget_seconds:.0f}s)")
+    trials = [first] + [new_trial(*pair) for pair in grid[1:n]]
+    alive = trials
+    for rung, (_count, epochs) in enumerate(rung_plan(n, r0, config.eta)):
+        values = []
+        for trial in alive:
+            if not (trial.scores and trial.scores[-1]["epochs"] == epochs):
+                trial.train_to(epochs)
+                score(trial)
+            values.append(trial.scores[-1][metric])
+        order = np.argsort(-np.asarray(values), kind="stable")
+        log(f"search rung {rung}: {epochs} epoch(s): " + ", ".join(
+            f"lr {alive[i].lr:g} l2 {alive[i].l2:g} {metric} {values[i]:.4f}" for i in order))
+        alive = [alive[i] for i in order[: math.ceil(len(alive) / config.eta)]]
+    winner = alive[0]
+    for trial in trials:  # free the other trials' tables
+        if trial is not winner:
+            trial.trainer = None  # type: ignore[assignment]
+    return SearchResult(winner=winner, trials=trials, r0=r0,
+                        seconds=time.perf_counter() - t_start)

@@ -1,0 +1,101 @@
+"""The lr/L2 search: its plan fits the budget, and it never reads the test split."""
+
+import json
+
+import numpy as np
+import pytest
+
+import elasticrec
+from elasticrec.pipeline.options import make_configs
+from elasticrec.train.halving import (
+    SearchConfig,
+    choose_plan,
+    parse_duration,
+    plan_cost,
+    rung_plan,
+)
+
+QUIET = dict(log=lambda _: None, progress=False)
+
+
+def test_rungs_keep_a_third_and_triple_the_epochs():
+    assert rung_plan(9, 2, 3) == [(9, 2), (3, 6)]
+    assert rung_plan(4, 1, 3) == [(4, 1), (2, 3)]
+    assert rung_plan(1, 5, 3) == []
+    # 9 trials x 2 epochs, then 3 trials x 4 more epochs; one validation each per rung
+    assert plan_cost(9, 2, 3, epoch_s=1.0, eval_s=0.5) == 9 * 2.5 + 3 * 4.5
+
+
+@pytest.mark.parametrize("budget", [1.0, 20.0, 100.0, 1e6])
+def test_the_chosen_plan_fits_the_budget(budget):
+    config = SearchConfig(budget_seconds=budget)
+    n, r0 = choose_plan(config, epoch_s=0.7, eval_s=0.3, horizon=30)
+    if n > 1:
+        assert plan_cost(n, r0, 3, 0.7, 0.3) <= budget
+        assert rung_plan(n, r0, 3)[-1][1] <= 30  # no trial trains past the horizon
+    bigger = choose_plan(SearchConfig(budget_seconds=budget * 2), 0.7, 0.3, 30)
+    assert bigger >= (n, r0)  # more budget never buys a smaller search
+
+
+def test_durations_and_the_grid():
+    assert parse_duration("90s") == 90 and parse_duration("10m") == 600
+    assert parse_duration("1.5h") == 5400 and parse_duration(30) == 30
+    with pytest.raises(ValueError, match="search_budget='ten'"):
+        parse_duration("ten")
+    grid = SearchConfig(lrs=(1, 2, 3), l2s=(4, 5, 6)).grid()
+    assert grid[0] == (2, 5) and sorted(grid) == [(a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
+
+
+def test_defaults_search_only_without_schedule_options():
+    plain = make_configs("d", "mf", "full", {})
+    assert plain.search is not None and plain.data.valid_ratio == 0.1
+    assert plain.train.loss == "ccl"
+    assert make_configs("d", "mf", "full", {"epochs": 5}).search is None
+    assert make_configs("d", "mf", "full", {"lr": 0.01}).search is None
+    only_l2 = make_configs("d", "mf", "full", {"lr": 0.01, "search_budget": "2m"}).search
+    assert only_l2.lrs == (0.01,) and only_l2.budget_seconds == 120
+    assert make_configs("d", "mf", "full", {"search_budget": 0}).search is None
+    assert make_configs("d", "mf", "full", {"eval_every": 0}).data.valid_ratio == 0
+    assert make_configs("d", "pop", "full", {}).search is None
+    assert make_configs("d", "mf", "rule", {}).train.loss == "bpr"
+    with pytest.raises(elasticrec.ElasticrecError, match="needs a validation split"):
+        make_configs("d", "mf", "full", {"search_budget": "1m", "valid_ratio": 0})
+    with pytest.raises(elasticrec.ElasticrecError, match="search_budget='soon'"):
+        make_configs("d", "mf", "full", {"search_budget": "soon"})
+
+
+def write_split(folder, test_items):
+    """A LightGCN-format folder: 4 blocks of 8 users x 10 items; the test file as given."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    train, test = [], []
+    for u in range(32):
+        block = u % 4
+        items = rng.choice(10, size=6, replace=False) + 10 * block
+        train.append(f"{u} " + " ".join(map(str, items)))
+        test.append(f"{u} " + " ".join(map(str, test_items(u, block, rng))))
+    (folder / "train.txt").write_text("\n".join(train) + "\n")
+    (folder / "test.txt").write_text("\n".join(test) + "\n")
+    return folder
+
+
+def test_the_search_never_reads_the_test_split(tmp_path):
+    """Two datasets with the same training file and different test files (the second's test
+    events are unrelated to the users): the search's trials and the trained tables must be
+    the same, and only the test metrics differ."""
+    real = write_split(tmp_path / "real", lambda u, b, rng: [10 * b + 9, 10 * b + 8])
+    poisoned = write_split(tmp_path / "poisoned", lambda u, b, rng: [(u * 7) % 39, 39])
+    runs = [elasticrec.fit(folder, model="mf", dim=8, search_budget="1h", out=tmp_path /
+                           f"run-{folder.name}", **QUIET) for folder in (real, poisoned)]
+    searches = [json.loads((r.path / "config.json").read_text())["search"] for r in runs]
+    for s in searches:
+        s.pop("seconds")
+    assert searches[0] == searches[1]
+    assert len(searches[0]["trials"]) == 9
+    np.testing.assert_array_equal(runs[0].embeddings.item, runs[1].embeddings.item)
+    np.testing.assert_array_equal(runs[0].embeddings.user, runs[1].embeddings.user)
+    assert runs[0].result["recall@20"] != runs[1].result["recall@20"]
+    # the run reports the epochs the winner trained in the search and after it
+    result = runs[0].result
+    assert result["epochs"] >= result["search"]["epochs"] >= 1
+    assert result["lr"] == result["search"]["lr"] and result["l2"] == result["search"]["l2"]
