@@ -106,7 +106,7 @@ def test_full_parser_help_matches_the_table():
 
 @pytest.mark.parametrize("argv, shown", [
     (["train"], ["--test-ratio TEST_RATIO  (default: 0.2)", "--dim DIM  (default: 64)",
-                 "--lr LR  (default: 0.001)"]),
+                 "--lr LR Adam learning rate [searched; 0.001 without search]"]),
     (["serve"], ["--host HOST  address to listen on (default: 127.0.0.1)",
                  "(default: 8000)"]),
     (["export"], ["(default: float32)"]),

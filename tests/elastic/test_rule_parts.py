@@ -18,12 +18,11 @@ from elasticrec.elastic.estimator import (
     within_budget_spearman,
 )
 from elasticrec.elastic.labels import (
-    as_prefixes,
     config_quality,
     restricted_items,
     sample_configs,
 )
-from elasticrec.elastic.search import Infeasible, SearchConfig
+from elasticrec.elastic.search import Infeasible, SearchConfig, as_prefixes
 from elasticrec.elastic.select import (
     block_costs,
     choose,

@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shrink": ("elasticrec.cli.shrink", "cut a package to a smaller budget on the device"),
     "onnx": ("elasticrec.cli.onnx", "export a package as an ONNX model"),
     "stream": ("elasticrec.cli.stream", "streaming recommendation under a fixed budget"),
-    "bench": ("elasticrec.cli.bench", "run a benchmark suite: every method and baseline, every budget"),
+    "bench": ("elasticrec.cli.bench", "run a benchmark suite (quick or full)"),
 }
 
 # The top-level module a missing import names -> the extra that installs it.

@@ -26,11 +26,11 @@ import numpy as np
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.checks import check
 from elasticrec.elastic.estimator import predict
-from elasticrec.elastic.labels import as_prefixes
 from elasticrec.elastic.search import (
     BlockCosts,
     Infeasible,
     SearchConfig,
+    as_prefixes,
     random_config,
     regularized_evolution,
 )
