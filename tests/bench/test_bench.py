@@ -132,3 +132,19 @@ def test_unknown_suite_and_baseline_are_refused(tmp_path):
 def test_the_command_line_takes_the_suites():
     args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume"])
     assert args.suite == "quick" and args.resume
+
+
+@pytest.mark.parametrize("name", ["quick", "full"])
+def test_the_named_suites_take_only_options_fit_knows(name):
+    from elasticrec.bench.suites import suite_named
+
+    suite = suite_named(name)
+    for data in (*suite.datasets, *suite.stream_only):
+        for model, recipe in data.recipes.items():
+            assert model in elasticrec.option_choices()["model"]
+            assert set(recipe) | set(data.rule) <= set(elasticrec.option_names("rule"))
+            assert set(data.peel) <= set(elasticrec.option_names("peel"))
+        for method, budget, _options in data.streams:
+            assert method in ("scall", "su", "mr", "grow")
+            elasticrec.parse_stream_budget(budget)
+    assert len(suite.budgets) == 3
