@@ -43,7 +43,6 @@ OUT = results.RESULTS_DIR / "peel.json"
 KEY = ("benchmark", "dataset", "method", "budget")
 BUDGETS = ("5%", "10%", "20%", "50%")
 GRID = ("5%", "7.5%", "10%", "15%", "20%", "30%", "50%")
-FULL_DIM = 64
 STEPS = 12
 
 

@@ -20,6 +20,15 @@ def clustered(n_users=50, n_items=160, n=2500, seed=0):
     return users, items
 
 
+def arriving(n=1500, n_users=120, n_items=90, seed=0):
+    """Timestamped events whose users and items arrive over time."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.random(n))
+    users = np.minimum((t * n_users + rng.integers(0, 15, n)).astype(int), n_users - 1)
+    items = np.minimum((t * n_items + rng.integers(0, 10, n)).astype(int), n_items - 1)
+    return users, items, (t * 1e6).astype(np.int64)
+
+
 TOY = elasticrec.BenchSuite(
     name="toy",
     datasets=(elasticrec.BenchData(
@@ -27,7 +36,10 @@ TOY = elasticrec.BenchSuite(
         recipes={"mf": dict(epochs=2, dim=16, eval_every=0, valid_ratio=0.1, seed=0)},
         rule=dict(n_blocks=4, n_groups=4, label_configs=12),
         peel=dict(n_clusters=2, peel_epochs=1)),),
-    budgets=("40%", "70%"), random_seeds=(0, 1))
+    budgets=("40%", "70%"), random_seeds=(0, 1),
+    stream_only=(elasticrec.BenchData(
+        "toy-stream", arriving(),
+        streams=(("su", "c=4", dict(segments=2, epochs=1, model="mf", d_max=8)),)),))
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +73,14 @@ def test_every_method_and_baseline_at_every_budget_fits_on_the_file(bench):
     assert {"full", "rule", "peel"} <= trained and any(m.startswith("uniform-") for m in trained)
     saved = json.loads((out / "toy.json").read_text())["records"]
     assert len(saved) == len(records)
+
+
+def test_streams_are_units_with_every_segment_within_budget(bench):
+    out, records = bench
+    (stream,) = [r for r in records if r["kind"] == "stream"]
+    assert stream["method"] == "su" and stream["segments"] == 2
+    assert stream["max_bytes_over_budget"] <= 1 and 0 <= stream["recall@20"] <= 1
+    assert "## Streams under a fixed budget" in (out / "toy.md").read_text()
 
 
 def test_report_has_a_table_and_a_plot(bench):
@@ -112,3 +132,19 @@ def test_unknown_suite_and_baseline_are_refused(tmp_path):
 def test_the_command_line_takes_the_suites():
     args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume"])
     assert args.suite == "quick" and args.resume
+
+
+@pytest.mark.parametrize("name", ["quick", "full"])
+def test_the_named_suites_take_only_options_fit_knows(name):
+    from elasticrec.bench.suites import suite_named
+
+    suite = suite_named(name)
+    for data in (*suite.datasets, *suite.stream_only):
+        for model, recipe in data.recipes.items():
+            assert model in elasticrec.option_choices()["model"]
+            assert set(recipe) | set(data.rule) <= set(elasticrec.option_names("rule"))
+            assert set(data.peel) <= set(elasticrec.option_names("peel"))
+        for method, budget, _options in data.streams:
+            assert method in ("scall", "su", "mr", "grow")
+            elasticrec.parse_stream_budget(budget)
+    assert len(suite.budgets) == 3

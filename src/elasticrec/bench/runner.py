@@ -155,13 +155,15 @@ class Models:
         return self._train_record(kind, run)
 
     def _train_record(self, kind: str, run: elasticrec.Run) -> dict:
-        seconds = run.result["seconds"]
-        if kind == "peel":  # the RULE training it refines, then the refinement
+        seconds, quality = run.result["seconds"], run.result
+        if kind == "peel":  # the RULE training it refines, then the refinement; PEEL's
+            # quality with every block, each user by their group's tables
             seconds = self.run("rule").result["seconds"] + run.result["peel_report"]["seconds"]
+            quality = run.result["personalised"]
         return {"kind": "train", "dataset": self.data.label, "model": self.model,
                 "method": kind, "train_seconds": seconds, "dim": run.embeddings.item.shape[1],
-                "epochs": run.result.get("epochs"), "recall@20": run.result.get("recall@20"),
-                "ndcg@20": run.result.get("ndcg@20")}
+                "epochs": run.result.get("epochs"), "recall@20": quality.get("recall@20"),
+                "ndcg@20": quality.get("ndcg@20")}
 
     def _trained(self, kind: str) -> elasticrec.Run:
         folder = self.runs / kind

@@ -14,21 +14,18 @@ from __future__ import annotations
 import functools
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from elasticrec import runtime
 from elasticrec.atomic import write_bytes
 from elasticrec.budget.units import full_table_bytes, parse_budget
 from elasticrec.elastic.state import ElasticState, load_elastic
 from elasticrec.embeddings import RunEmbeddings, load_embeddings
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.ranking import top_k
-from elasticrec.format.sizes import device_bytes
 from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
@@ -151,49 +148,11 @@ class Run:
         for RULE runs, values in ``dtype``). With ``package``: that bundle, exported from this
         run (bytes or a file). ``per_user=True`` adds ``"per_user"``: each metric as a float64
         array over every user row (NaN where a user has no event in the split)."""
-        from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
-        from elasticrec.export.evaluate import evaluate_package
+        from elasticrec.pipeline.evaluation import evaluate_run
 
-        ks = _ks(k)
-        data = self.data(data_dir=data_dir, download=download)
-        known, target = _split(data, split)
-        record = {"dataset": data.name, "model": self.model, "method": self.method}
-        if split != "test":
-            record["split"] = split
-        if budget is None and package is None:
-            emb = self.embeddings
-            result = evaluate_ranking(score_fn_from_embeddings(emb.user, emb.item), known,
-                                      target, ks, per_user=per_user)
-            return {**record, "method": "full", **result.metrics, "n_test_users": result.n_users,
-                    "seconds": result.seconds, **_per_user(result, target, per_user)}
-        if package is None and self.method == "peel":
-            from elasticrec.peel.quality import packages_quality
-
-            t0 = time.perf_counter()
-            users, info = packages_quality(self.embeddings, self.peel_state,
-                                           self.elastic_state.item_group, known, target,
-                                           self.budget_bytes(budget), ks)
-            metrics = {name: float(np.nanmean(v)) for name, v in users.items()}
-            return {**record, "budget_bytes": self.budget_bytes(budget), **metrics,
-                    "n_test_users": int(np.isfinite(next(iter(users.values()))).sum()),
-                    **info, "seconds": time.perf_counter() - t0,
-                    **({"per_user": users} if per_user else {})}
-        if package is None:
-            package = self.export_bundle(budget, dtype=dtype, strategy=strategy, seed=seed)
-        pkg = (runtime.load_bytes(package) if isinstance(package, bytes)
-               else runtime.load(package))
-        where = "the package" if isinstance(package, bytes) else str(package)
-        if pkg.manifest.dataset_fingerprint != self.config["dataset_fingerprint"]:
-            raise ElasticrecError(f"{where} was not built from the data of {self.path} "
-                                  f"(dataset fingerprint {pkg.manifest.dataset_fingerprint} "
-                                  f"!= {self.config['dataset_fingerprint']})")
-        result = evaluate_package(pkg, known, target, ks, per_user=per_user)
-        return {**record, "method": pkg.manifest.method,
-                "package_bytes": len(package) if isinstance(package, bytes)
-                else Path(package).stat().st_size,
-                "device_bytes": device_bytes(pkg.manifest), **result.metrics,
-                "n_test_users": result.n_users, "seconds": result.seconds,
-                **_per_user(result, target, per_user)}
+        return evaluate_run(self, _ks(k), budget=budget, package=package, dtype=dtype,
+                            strategy=strategy, seed=seed, split=split, per_user=per_user,
+                            data_dir=data_dir, download=download)
 
     # --- serving on the server -------------------------------------------------------------
     def recommend(self, users, k: int = 20, *, exclude_seen: bool = True,
@@ -367,33 +326,6 @@ def _label(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
         out[rows < 0] = None
         return out
     return np.where(rows >= 0, out, -1)
-
-
-SPLITS = ("test", "valid")
-
-
-def _split(data: PreparedData, split: str):
-    """(known, target) CSR matrices of an evaluation split: items a user is scored against and
-    the held-out items that count as hits."""
-    if split == "test":
-        return data.known.to_csr(), data.test.to_csr()
-    if split == "valid":
-        if data.valid is None:
-            raise ElasticrecError("split='valid': this run has no validation split "
-                                  "(it was trained with valid_ratio=0)")
-        return data.train.to_csr(), data.valid.to_csr()
-    raise ElasticrecError(f"split {split!r} is not one of {SPLITS}")
-
-
-def _per_user(result, target, wanted: bool) -> dict:
-    """``{"per_user": metric -> values over every user row}`` (NaN where not evaluated)."""
-    if not wanted:
-        return {}
-    out = {}
-    for name, values in result.per_user.items():
-        out[name] = np.full(target.shape[0], np.nan)
-        out[name][result.users] = values
-    return {"per_user": out}
 
 
 def _ks(k) -> tuple[int, ...]:
