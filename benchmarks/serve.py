@@ -38,8 +38,8 @@ from elasticrec.serve import PackageService
 OUT = results.RESULTS_DIR / "serve.json"
 KEY = ("benchmark", "dataset", "method", "budget", "cache", "clients")
 ROOT = Path(__file__).resolve().parents[1]
-PRINTED = ("cache", "clients", "requests", "packages_per_s", "p50_ms", "p99_ms", "load_before",
-           "load_after", "server")
+PRINTED = ("cache", "clients", "requests", "packages_per_s", "p50_ms", "p99_ms",
+           "server_cpu_ms", "client_cpu_ms", "load_before", "load_after", "server")
 SCHEDULE = dict(model="mf", dim=64, epochs=15, lr=0.005, label_configs=16, n_clusters=8,
                 peel_epochs=1, eval_every=0)
 
@@ -86,9 +86,17 @@ class Server:
         self.proc.wait(timeout=60)
 
 
-def load_test(port: int, paths: list[str], clients: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_test(port: int, paths: list[str], clients: int, server_pid: int) -> dict:
     """``paths`` fetched by ``clients`` threads (each its own keep-alive connection, taking
-    the next path in turn): packages per second and latency percentiles."""
+    the next path in turn): packages per second, latency percentiles, and the CPU time the
+    server and the clients spent per package (which the machine's other load does not
+    change much, unlike the wall-clock figures)."""
     latencies = np.zeros(len(paths))
     sizes = np.zeros(len(paths), dtype=np.int64)
     failures: list[str] = []
@@ -113,6 +121,7 @@ def load_test(port: int, paths: list[str], clients: int) -> dict:
         conn.close()
 
     load_before = os.getloadavg()[0]
+    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
@@ -120,12 +129,17 @@ def load_test(port: int, paths: list[str], clients: int) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed, first: {failures[0]}")
     p50, p99 = np.percentile(latencies * 1e3, [50, 99])
     return {"clients": clients, "requests": len(paths), "seconds": wall,
             "packages_per_s": len(paths) / wall, "p50_ms": float(p50), "p99_ms": float(p99),
             "mean_package_bytes": int(sizes.mean()), "max_package_bytes": int(sizes.max()),
+            "server_cpu_ms": server_cpu / len(paths) * 1e3,
+            "client_cpu_ms": client_cpu / len(paths) * 1e3,
+            "packages_per_server_cpu_s": len(paths) / max(server_cpu, 1e-9),
             "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
@@ -171,11 +185,12 @@ def run_benchmark(args: argparse.Namespace) -> int:
         try:
             if cache:  # warm-up: the 1,000 shortest ids (every id length), 400 random users
                 warm = sorted(all_users, key=len)[:1000] + rng.choice(all_users, 400).tolist()
-                load_test(server.port, [query(u) for u in warm], 8)
+                load_test(server.port, [query(u) for u in warm], 8, server.proc.pid)
             for clients in args.clients:
                 users = rng.choice(all_users, n_requests).tolist()
                 record = {**common, "cache": cache,
-                          **load_test(server.port, [query(u) for u in users], clients)}
+                          **load_test(server.port, [query(u) for u in users], clients,
+                                    server.proc.pid)}
                 record["server"] = json.loads(server.get("/healthz")[1])
                 print({k: record[k] for k in PRINTED}, flush=True)
                 records.append(record)
@@ -204,7 +219,11 @@ def table(records: list[dict]) -> str:
         "and server share the machine's cores. Cache 64: item parts kept by (user group, "
         "budget, dtype, id length), after a warm-up of 1,400 requests; cache 0: every package "
         "exported afresh by `Run.export`. Load: the 1-minute load average before and after "
-        "(the machine is shared).",
+        "(the machine is shared: with a load above its 2 cores, the wall-clock figures "
+        "measure the share of the cores the test got). `server_cpu_ms`: CPU time of the "
+        "server process per package (all its threads); `packages_per_server_cpu_s`: "
+        "packages per second of server CPU, what one core given to the server alone would "
+        "sustain; `client_cpu_ms`: the clients' CPU per package (they read every byte).",
         "",
         results.measured(records),
         "",
@@ -213,7 +232,9 @@ def table(records: list[dict]) -> str:
         "",
         results.markdown_table(load, ["dataset", "budget", "budget_bytes", "cache", "clients",
                                       "requests", "packages_per_s", "p50_ms", "p99_ms",
-                                      "mean_package_bytes", "load_before", "load_after"]),
+                                      "server_cpu_ms", "packages_per_server_cpu_s",
+                                      "client_cpu_ms", "mean_package_bytes", "load_before",
+                                      "load_after"]),
         "",
         "Building a package in one process, without HTTP (ms per package):",
         "",

@@ -124,3 +124,13 @@ def test_a_default_stated_in_the_help_is_not_repeated(capsys):
         main(["recommend", "--help"])
     out = capsys.readouterr().out
     assert "(default 20)" in out and "(default: 20)" not in out
+
+
+@pytest.mark.parametrize("budgets, message", [
+    (["10%", "512KiB"], "unknown dataset 'nope'"),  # well-formed: on to the dataset
+    (["10%", "lots"], "'lots'"),
+])
+def test_demo_checks_its_budgets_before_training(budgets, message, tmp_path, capsys):
+    code = main(["demo", "--dataset", "nope", "--budgets", *budgets, "--no-download",
+                 "--data-dir", str(tmp_path), "--out", str(tmp_path / "demo")])
+    assert code == 2 and message in capsys.readouterr().err

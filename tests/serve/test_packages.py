@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 
 import elasticrec
 from elasticrec.serve.packages import PackageService
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.mark.parametrize("method, budget", [("peel", 5000), ("rule", 5500)])
@@ -36,3 +43,25 @@ def test_the_cache_keeps_at_most_its_size(tiny_runs):
     assert service.stats()["cached_parts"] == 2
     with pytest.raises(elasticrec.ElasticrecError, match="cache_size"):
         PackageService(run, name="peel", cache_size=-1)
+
+
+def test_serving_needs_no_training_stack(tiny_runs):
+    """The serve extra (starlette, uvicorn, safetensors) is enough: PyTorch, SciPy, tqdm and
+    pyarrow are made unimportable, and the app still builds packages."""
+    code = textwrap.dedent(f"""
+        import sys
+        for name in ("torch", "scipy", "tqdm", "pyarrow", "pandas"):
+            sys.modules[name] = None
+        import elasticrec
+        from elasticrec.serve import PackageService
+        from elasticrec.serve.app import make_app
+        service = PackageService(elasticrec.load_run({str(tiny_runs["peel"])!r}), name="p")
+        make_app(service)
+        print(len(service.for_user("37", "5000").data),
+              len(service.for_history([0, 1, 2], "5000").data))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    sizes = [int(x) for x in proc.stdout.split()]
+    assert len(sizes) == 2 and max(sizes) <= 5000

@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    for share in args.budgets:  # every budget is checked before anything is trained
-        elasticrec.parse_budget(share, full_table_bytes=1)
+    for share in args.budgets:  # every budget's form is checked before anything is trained
+        elasticrec.parse_budget(share, full_table_bytes=10**12)
     run_dir = args.out / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     log(f"demo: PEEL with BPR-MF on {args.dataset} -> {run_dir}")
     run = elasticrec.fit(
