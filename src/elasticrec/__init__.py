@@ -34,6 +34,7 @@ _PUBLIC: dict[str, str] = {
     "option_choices": "elasticrec.pipeline.options",
     "Exported": "elasticrec.pipeline.export",
     "package_to_onnx": "elasticrec.export.onnx",
+    "package_to_ort": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
     "DistContext": "elasticrec.train.distributed",
     "from_environment": "elasticrec.train.distributed",
@@ -87,6 +88,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "option_choices",
     "option_names",
     "package_to_onnx",
+    "package_to_ort",
     "parse_budget",
     "parse_stream_budget",
     "process_group",
@@ -111,7 +113,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.embeddings import RunEmbeddings
     from elasticrec.errors import ElasticrecError
     from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
-    from elasticrec.export.onnx import package_to_onnx
+    from elasticrec.export.onnx import package_to_onnx, package_to_ort
     from elasticrec.models.config import ModelConfig
     from elasticrec.peel.config import PeelConfig
     from elasticrec.pipeline.export import Exported
