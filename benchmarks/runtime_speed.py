@@ -20,7 +20,9 @@ every check) and measured:
 - ``held_bytes``: bytes the loaded package holds beyond the file's memory map (row-aligned
   copies of packed values, the ragged layout's regrouped rows).
 
-The process pins BLAS / OpenMP to one thread before NumPy loads. Records go to ``--out``
+The process pins BLAS / OpenMP to one thread before NumPy loads; ``load_average`` (the
+machine's 1-minute load after the requests) says how busy the machine was: on a shared
+machine the times are only comparable between rows of a similar load. Records go to ``--out``
 (JSON, upserted) and a markdown table beside it.
 
 Usage: ``python -m benchmarks.runtime_speed [--requests 300] [--out FILE.json]``.
@@ -51,7 +53,7 @@ from elasticrec.export.builder import BuildOptions, build, write_package  # noqa
 N_ITEMS, DIM, K, HISTORY = 40_981, 64, 20, 27
 DTYPES = ("float32", "float16", "int8", "int4", "int2")
 COLUMNS = ["layout", "value_dtype", "package_bytes", "p50_ms", "p99_ms", "load_ms",
-           "score_alloc_bytes", "float32_table_bytes", "held_bytes"]
+           "score_alloc_bytes", "float32_table_bytes", "held_bytes", "load_average"]
 
 
 def embeddings(rng: np.random.Generator) -> RunEmbeddings:
@@ -99,7 +101,8 @@ def measure(data: bytes, path: Path, requests: int, rng: np.random.Generator) ->
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     ms = np.array(times) * 1000
-    return {"package_bytes": len(data), "p50_ms": float(np.percentile(ms, 50)),
+    return {"load_average": round(os.getloadavg()[0], 2), "package_bytes": len(data),
+            "p50_ms": float(np.percentile(ms, 50)),
             "p99_ms": float(np.percentile(ms, 99)), "load_ms": float(np.median(loads) * 1000),
             "score_alloc_bytes": int(peak), "float32_table_bytes": N_ITEMS * DIM * 4,
             "held_bytes": held_bytes(pkg), "requests": requests}
@@ -138,7 +141,8 @@ def write_markdown(records: list[dict], path: Path) -> None:
         f"{N_ITEMS:,} items, {DIM}-d, random values; one user, `recommend(20, exclude=27 "
         "items)`. `score_alloc_bytes`: peak NumPy allocation during one call (int4 / int2 are "
         "scored packed, never widened: compare `float32_table_bytes`); `held_bytes`: copies "
-        "the loaded package keeps beside the memory-mapped file.\n\n"
+        "the loaded package keeps beside the memory-mapped file; `load_average`: the machine's "
+        "1-minute load average (times from a busy machine are longer).\n\n"
         + markdown_table(rows, COLUMNS) + "\n\n" + measured(rows) + "\n")
     write_text(path, text)
 
