@@ -39,7 +39,7 @@ from elasticrec.format.ids import ItemIds
 
 DIM, SHARE = 64, 0.05
 DATASETS = ("ml-100k", "ml-latest-small", "amazon-grocery", "ciaodvd", "gowalla", "yelp2018")
-KINDS = ("range", "delta", "int32", "int64", "front", "labels", "catalogue")
+KINDS = ("range", "holes", "delta", "int32", "int64", "front", "labels", "catalogue")
 
 
 def dataset_labels(data_dir: Path) -> dict[str, list[str]]:
@@ -76,6 +76,12 @@ def maps(labels: list[str]) -> dict[str, ItemIds]:
         if (np.diff(arr) > 0).all():
             n = len(id_maps.encode_varints((np.diff(arr) - 1).astype(np.uint64)))
             out["delta"] = ItemIds("delta", first=ints[0], n_bytes=n)
+            missing = int(arr[-1] - arr[0]) + 1 - len(arr)
+            if 0 < missing <= len(arr):
+                holes = np.setdiff1d(np.arange(arr[0], arr[-1] + 1), arr)
+                gaps = np.diff(np.concatenate([[arr[0]], holes])) - 1
+                out["holes"] = ItemIds("holes", start=ints[0], n_holes=missing,
+                                       n_bytes=len(id_maps.encode_varints(gaps)))
     else:
         out["front"] = ItemIds("front", n_bytes=len(id_maps.front_encode(labels)))
     return out

@@ -11,16 +11,22 @@ For each value type (float32, float16, int8, int4, int2, with per-item scales fo
 integer types) the package is built, loaded with ``runtime.load`` (memory map, SHA-256,
 every check) and measured:
 
-- ``p50_ms`` / ``p99_ms``: ``Package.recommend(20, exclude=history)`` over ``--requests``
-  requests, each with a random history of 27 items (gowalla's mean);
+- ``min_ms`` / ``p50_ms`` / ``p99_ms``: ``Package.recommend(20, exclude=history)`` over
+  ``--requests`` requests, each with a random history of 27 items (gowalla's mean); the
+  minimum is the least disturbed by other processes on a shared machine;
 - ``load_ms``: the median of 5 loads;
 - ``score_alloc_bytes``: the peak of NumPy's allocations (``tracemalloc``) during one
   ``recommend``, beside ``float32_table_bytes`` (what widening the whole table would take):
   int4 / int2 stay packed, so this is the chunked planes and the float32 scores;
 - ``held_bytes``: bytes the loaded package holds beyond the file's memory map (row-aligned
-  copies of packed values, the ragged layout's regrouped rows).
+  copies of packed values, the ragged layout's regrouped rows);
+- ``onnx_bytes`` / ``ort_bytes``: the package exported as an ONNX model and in onnxruntime's
+  ORT format (``package_to_onnx`` / ``package_to_ort``, k = 20), to compare with
+  ``package_bytes``.
 
-The process pins BLAS / OpenMP to one thread before NumPy loads. Records go to ``--out``
+The process pins BLAS / OpenMP to one thread before NumPy loads; ``load_average`` (the
+machine's 1-minute load after the requests) says how busy the machine was: on a shared
+machine the times are only comparable between rows of a similar load. Records go to ``--out``
 (JSON, upserted) and a markdown table beside it.
 
 Usage: ``python -m benchmarks.runtime_speed [--requests 300] [--out FILE.json]``.
@@ -42,7 +48,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.results import RESULTS_DIR, markdown_table, measured, provenance, upsert  # noqa: E402
-from elasticrec import runtime  # noqa: E402
+from elasticrec import package_to_onnx, package_to_ort, runtime  # noqa: E402
 from elasticrec.atomic import write_text  # noqa: E402
 from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection  # noqa: E402
 from elasticrec.embeddings import RunEmbeddings  # noqa: E402
@@ -50,8 +56,9 @@ from elasticrec.export.builder import BuildOptions, build, write_package  # noqa
 
 N_ITEMS, DIM, K, HISTORY = 40_981, 64, 20, 27
 DTYPES = ("float32", "float16", "int8", "int4", "int2")
-COLUMNS = ["layout", "value_dtype", "package_bytes", "p50_ms", "p99_ms", "load_ms",
-           "score_alloc_bytes", "float32_table_bytes", "held_bytes"]
+COLUMNS = ["layout", "value_dtype", "package_bytes", "min_ms", "p50_ms", "p99_ms", "load_ms",
+           "score_alloc_bytes", "float32_table_bytes", "held_bytes", "onnx_bytes", "ort_bytes",
+           "load_average"]
 
 
 def embeddings(rng: np.random.Generator) -> RunEmbeddings:
@@ -98,11 +105,15 @@ def measure(data: bytes, path: Path, requests: int, rng: np.random.Generator) ->
     pkg.recommend(K, exclude=histories[0])
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    onnx_bytes = len(package_to_onnx(pkg, k=K).SerializeToString())
+    ort_bytes = len(package_to_ort(pkg, k=K))
     ms = np.array(times) * 1000
-    return {"package_bytes": len(data), "p50_ms": float(np.percentile(ms, 50)),
+    return {"load_average": round(os.getloadavg()[0], 2), "package_bytes": len(data),
+            "min_ms": float(ms.min()), "p50_ms": float(np.percentile(ms, 50)),
             "p99_ms": float(np.percentile(ms, 99)), "load_ms": float(np.median(loads) * 1000),
             "score_alloc_bytes": int(peak), "float32_table_bytes": N_ITEMS * DIM * 4,
-            "held_bytes": held_bytes(pkg), "requests": requests}
+            "held_bytes": held_bytes(pkg), "onnx_bytes": onnx_bytes, "ort_bytes": ort_bytes,
+            "requests": requests}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +149,9 @@ def write_markdown(records: list[dict], path: Path) -> None:
         f"{N_ITEMS:,} items, {DIM}-d, random values; one user, `recommend(20, exclude=27 "
         "items)`. `score_alloc_bytes`: peak NumPy allocation during one call (int4 / int2 are "
         "scored packed, never widened: compare `float32_table_bytes`); `held_bytes`: copies "
-        "the loaded package keeps beside the memory-mapped file.\n\n"
+        "the loaded package keeps beside the memory-mapped file; `load_average`: the machine's "
+        "1-minute load average (times from a busy machine are longer); `onnx_bytes` / "
+        "`ort_bytes`: the same package as an ONNX model and in the ORT format.\n\n"
         + markdown_table(rows, COLUMNS) + "\n\n" + measured(rows) + "\n")
     write_text(path, text)
 

@@ -38,6 +38,7 @@ _PUBLIC: dict[str, str] = {
     "Exported": "elasticrec.pipeline.export",
     "export_embeddings": "elasticrec.pipeline.export",
     "package_to_onnx": "elasticrec.export.onnx",
+    "package_to_ort": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
     "run_bench": "elasticrec.bench.runner",
     "BenchSuite": "elasticrec.bench.suites",
@@ -97,6 +98,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "option_choices",
     "option_names",
     "package_to_onnx",
+    "package_to_ort",
     "parse_budget",
     "parse_stream_budget",
     "process_group",
@@ -125,7 +127,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.embeddings import RunEmbeddings
     from elasticrec.errors import ElasticrecError
     from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
-    from elasticrec.export.onnx import package_to_onnx
+    from elasticrec.export.onnx import package_to_onnx, package_to_ort
     from elasticrec.models.config import ModelConfig
     from elasticrec.peel.config import PeelConfig
     from elasticrec.pipeline.export import Exported, export_embeddings

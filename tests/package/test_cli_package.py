@@ -83,19 +83,31 @@ def test_errors_are_one_line_and_exit_2(run_dir, tmp_path, capsys):
     assert "elasticrec inspect: error:" in capsys.readouterr().err
 
 
-def test_onnx_export(run_dir, tmp_path):
-    pytest.importorskip("onnxruntime")
-    out = tmp_path / "a.erpk"
-    assert main(["export", str(run_dir), "--budget", "100%", "--user", "u1", "--out",
-                 str(out)]) == 0
-    assert main(["onnx", str(out), "-k", "5", "--out", str(tmp_path / "m.onnx")]) == 0
-    import onnxruntime as ort
+@pytest.mark.parametrize("fmt", ["onnx", "ort"])
+def test_onnx_export_within_its_budget(run_dir, tmp_path, fmt, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    from elasticrec.export.onnx import options_for_reading
 
-    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    meta = session.get_modelmeta().custom_metadata_map
-    user = np.array(json.loads(meta["user_vector"]), np.float32)
-    _, _, items = session.run(None, {"user": user, "exclude": np.zeros(0, np.int64)})
+    out = tmp_path / "a.erpk"
+    assert main(["export", str(run_dir), "--budget", "100%", "--user", "u1", "--dtype", "int4",
+                 "--out", str(out)]) == 0
+    model = tmp_path / f"m.{fmt}"
+    assert main(["onnx", str(out), "-k", "5", "--format", fmt, "--out", str(model)]) == 0
+    session = ort.InferenceSession(str(model), options_for_reading(),
+                                   providers=["CPUExecutionProvider"])
+    _, _, items, ids = session.run(None, {"exclude": np.zeros(0, np.int64)})
     np.testing.assert_array_equal(items, load(out).recommend(5).items)
+    assert [str(x) for x in ids] == list(load(out).recommend(5).labels)
+    if fmt == "onnx":  # a budget below the model: the package shrinks until the model fits
+        budget = model.stat().st_size - 300
+        small = tmp_path / f"s.{fmt}"
+        assert main(["onnx", str(out), "-k", "5", "--format", fmt, "--budget", str(budget),
+                     "--out", str(small)]) == 0
+        assert small.stat().st_size <= budget
+        assert "shrunk" in capsys.readouterr().out
+    assert main(["onnx", str(out), "-k", "5", "--format", fmt, "--budget", "300",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "over the budget" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("command", ["export", "inspect", "recommend", "shrink", "onnx"])

@@ -103,23 +103,71 @@ def test_quantised_packages_score_with_their_decoded_vectors(run, name, dtype, s
         assert (np.abs(pkg.scores(run.user) - full) <= bound * (1 + 1e-4) + 1e-4).all()
 
 
-@pytest.mark.parametrize("name", list(selections()))
-@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
-def test_onnxruntime_gives_the_same_top_k(run, name, dtype):
+ONNX_CASES = [(name, dtype, "auto") for name in selections()
+              for dtype in ("float32", "float16", "int8", "int4", "int2")]
+ONNX_CASES += [(name, dtype, "block") for name in ("blocks", "blocks-rescaled")
+               for dtype in ("int8", "int4")]
+
+
+@pytest.mark.parametrize(("name", "dtype", "scales"), ONNX_CASES)
+@pytest.mark.parametrize("fmt", ["onnx", "ort"])
+def test_onnxruntime_gives_the_same_top_k(run, name, dtype, scales, fmt):
     ort = pytest.importorskip("onnxruntime")
-    from elasticrec.export.onnx import package_to_onnx
+    from elasticrec.export.onnx import ORT_SESSION_CONFIG, package_to_onnx, package_to_ort
 
     selection = selections()[name]
-    pkg = load_bytes(build(run, selection, BuildOptions(value_dtype=dtype, users=(2,))))
+    pkg = load_bytes(build(run, selection, BuildOptions(value_dtype=dtype, scales=scales,
+                                                        users=(2,))))
+    model = (package_to_ort(pkg, k=K) if fmt == "ort"
+             else package_to_onnx(pkg, k=K).SerializeToString())
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(package_to_onnx(pkg, k=K).SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    options.log_severity_level = 3
+    for key, value in ORT_SESSION_CONFIG.items():
+        options.add_session_config_entry(key, value)
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(6)
     for exclude in (np.zeros(0, np.int64), np.sort(rng.choice(N_ITEMS, 50, replace=False))):
-        scores, top_scores, top_items = session.run(
-            None, {"user": pkg.user_vector(), "exclude": exclude})
+        # the package's own user vector is the model's default input
+        scores, top_scores, top_items, top_ids = session.run(None, {"exclude": exclude})
         rec = pkg.recommend(K, exclude=exclude)
         np.testing.assert_array_equal(top_items, rec.items)
+        assert [str(x) for x in top_ids] == list(rec.labels)
         np.testing.assert_allclose(top_scores, rec.scores, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(scores, pkg.scores(pkg.user_vector()), rtol=1e-5, atol=1e-5)
+    other = run.user[0]
+    scores, *_ = session.run(None, {"user": other, "exclude": np.zeros(0, np.int64)})
+    np.testing.assert_allclose(scores, pkg.scores(other), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("labels", [
+    [str(5 + i) for i in range(300)],  # range
+    [str(i) for i in range(400) if i % 4],  # holes
+    [str(9 * i) for i in range(300)],  # delta
+    [str((i * 7919) % 1000) for i in range(300)],  # int32
+    [f"B00{i:07d}" for i in range(300)],  # front
+    [f"é{i}" for i in range(5)],  # labels
+])
+def test_onnx_models_carry_the_id_map_and_seen_items(labels):
+    ort = pytest.importorskip("onnxruntime")
+    from elasticrec.export.onnx import ORT_SESSION_CONFIG, package_to_onnx
+
+    rng = np.random.default_rng(1)
+    emb = RunEmbeddings(user=rng.standard_normal((1, 8), dtype=np.float32),
+                        item=rng.standard_normal((len(labels), 8), dtype=np.float32),
+                        dataset="toy", dataset_fingerprint="f", model="mf", user_labels=["a"],
+                        item_labels=labels)
+    seen = tuple(range(0, len(labels), 3))
+    pkg = load_bytes(build(emb, DenseSelection(8), BuildOptions(value_dtype="int4", seen=seen)))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    for key, value in ORT_SESSION_CONFIG.items():
+        options.add_session_config_entry(key, value)
+    k = min(K, len(labels) - len(seen))
+    session = ort.InferenceSession(package_to_onnx(pkg, k=k).SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    _, _, top_items, top_ids = session.run(None, {"exclude": np.zeros(0, np.int64)})
+    rec = pkg.recommend(k)
+    assert not set(rec.items) & set(seen)
+    np.testing.assert_array_equal(top_items, rec.items)
+    assert [x.decode() if isinstance(x, bytes) else str(x) for x in top_ids] == list(rec.labels)
