@@ -17,14 +17,10 @@ from elasticrec.elastic.estimator import (
     spearman,
     within_budget_spearman,
 )
-from elasticrec.elastic.labels import (
-    as_prefixes,
-    config_quality,
-    restricted_items,
-    sample_configs,
-)
+from elasticrec.elastic.labels import config_quality, restricted_items, sample_configs
 from elasticrec.elastic.search import Infeasible, SearchConfig
 from elasticrec.elastic.select import (
+    as_prefixes,
     block_costs,
     choose,
     joint_rule_selection,

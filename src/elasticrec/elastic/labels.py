@@ -31,17 +31,6 @@ def sample_configs(n_groups: int, n_blocks: int, n_configs: int,
     return (rank < total[:, None]).reshape(n_configs, n_groups, n_blocks)
 
 
-def as_prefixes(configs: np.ndarray) -> np.ndarray:
-    """The same block counts per group, each group's blocks the leading ones (0..|S_g|-1).
-
-    In the score-preserving basis (``export/basis.py``) the leading positions carry the most
-    score, so a group that ships k blocks should ship the first k; the additive estimator
-    sees only counts, so it prices a configuration and its prefix form alike."""
-    configs = np.asarray(configs, dtype=bool)
-    counts = configs.sum(axis=-1, keepdims=True)
-    return np.arange(configs.shape[-1]) < counts
-
-
 def restricted_items(item: np.ndarray, item_group: np.ndarray, config: np.ndarray, *,
                      rescale: bool = False) -> np.ndarray:
     """The item table as a device scores it under ``config``: unshipped positions zeroed, and

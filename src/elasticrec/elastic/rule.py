@@ -23,7 +23,8 @@ from elasticrec.elastic.estimator import (
     spearman,
     within_budget_spearman,
 )
-from elasticrec.elastic.labels import as_prefixes, config_quality, label_users, sample_configs
+from elasticrec.elastic.labels import config_quality, label_users, sample_configs
+from elasticrec.elastic.select import as_prefixes
 from elasticrec.elastic.state import ElasticState
 from elasticrec.train.distributed import SINGLE, DistContext, all_gather_objects
 

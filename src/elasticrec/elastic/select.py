@@ -26,7 +26,6 @@ import numpy as np
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.checks import check
 from elasticrec.elastic.estimator import predict
-from elasticrec.elastic.labels import as_prefixes
 from elasticrec.elastic.search import (
     BlockCosts,
     Infeasible,
@@ -52,6 +51,17 @@ def block_costs(emb: RunEmbeddings, item_group: np.ndarray, n_groups: int, n_blo
     total = device_bytes(plan(emb, full, options))
     fixed = total - n_blocks * int(block_bytes.sum())
     return BlockCosts(block_bytes=block_bytes, fixed_bytes=fixed)
+
+
+def as_prefixes(configs: np.ndarray) -> np.ndarray:
+    """The same block counts per group, each group's blocks the leading ones (0..|S_g|-1).
+
+    In the score-preserving basis (``export/basis.py``) the leading positions carry the most
+    score, so a group that ships k blocks should ship the first k; the additive estimator
+    sees only counts, so it prices a configuration and its prefix form alike."""
+    configs = np.asarray(configs, dtype=bool)
+    counts = configs.sum(axis=-1, keepdims=True)
+    return np.arange(configs.shape[-1]) < counts
 
 
 def to_selection(config: np.ndarray, item_group: np.ndarray, *, rescale: bool) -> BlockSelection:
