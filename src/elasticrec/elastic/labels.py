@@ -31,7 +31,6 @@ def sample_configs(n_groups: int, n_blocks: int, n_configs: int,
     return (rank < total[:, None]).reshape(n_configs, n_groups, n_blocks)
 
 
-
 def restricted_items(item: np.ndarray, item_group: np.ndarray, config: np.ndarray, *,
                      rescale: bool = False) -> np.ndarray:
     """The item table as a device scores it under ``config``: unshipped positions zeroed, and

@@ -24,7 +24,7 @@ from elasticrec.elastic.estimator import (
     within_budget_spearman,
 )
 from elasticrec.elastic.labels import config_quality, label_users, sample_configs
-from elasticrec.elastic.search import as_prefixes
+from elasticrec.elastic.select import as_prefixes
 from elasticrec.elastic.state import ElasticState
 from elasticrec.train.distributed import SINGLE, DistContext, all_gather_objects
 

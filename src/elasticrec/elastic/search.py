@@ -170,13 +170,3 @@ def regularized_evolution(
     return SearchResult(config=best_config, score=float(best_score),
                         cost_bytes=int(costs.of(best_config)), evaluations=evaluations,
                         seconds=time.perf_counter() - t0)
-
-def as_prefixes(configs: np.ndarray) -> np.ndarray:
-    """The same block counts per group, each group's blocks the leading ones (0..|S_g|-1).
-
-    In the score-preserving basis (``export/basis.py``) the leading positions carry the most
-    score, so a group that ships k blocks should ship the first k; the additive estimator
-    sees only counts, so it prices a configuration and its prefix form alike."""
-    configs = np.asarray(configs, dtype=bool)
-    counts = configs.sum(axis=-1, keepdims=True)
-    return np.arange(configs.shape[-1]) < counts
