@@ -35,6 +35,7 @@ _PUBLIC: dict[str, str] = {
     "Exported": "elasticrec.pipeline.export",
     "package_to_onnx": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
+    "ConfigError": "elasticrec.checks",
     "DistContext": "elasticrec.train.distributed",
     "from_environment": "elasticrec.train.distributed",
     "process_group": "elasticrec.train.distributed",
@@ -62,6 +63,7 @@ _SUBMODULES = ("runtime",)
 
 __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "DATASETS",
+    "ConfigError",
     "DataConfig",
     "Dataset",
     "DistContext",
@@ -102,6 +104,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec import runtime
     from elasticrec.atomic import write_bytes, write_text
     from elasticrec.budget.units import format_bytes, parse_budget, parse_stream_budget
+    from elasticrec.checks import ConfigError
     from elasticrec.data.config import DataConfig
     from elasticrec.data.dataset import Dataset, load_dataset
     from elasticrec.data.folder import dataset_status

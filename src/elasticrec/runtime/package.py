@@ -33,8 +33,12 @@ class Recommendation:
 
 
 def load(path: str | os.PathLike, *, verify: bool = True) -> Package:
-    """Memory-map and check the package at ``path``; ``verify=False`` skips the SHA-256."""
-    return Package(read_buffer(path), verify=verify)
+    """Memory-map and check the package at ``path``; ``verify=False`` skips the SHA-256.
+    A refusal is a ``PackageError`` whose message begins with ``path``."""
+    try:
+        return Package(read_buffer(path), verify=verify)
+    except PackageError as exc:
+        raise PackageError(f"{os.fspath(path)}: {exc}") from None
 
 
 def load_bytes(data: bytes, *, verify: bool = True) -> Package:
