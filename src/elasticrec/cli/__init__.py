@@ -12,6 +12,7 @@ import os
 import sys
 
 from elasticrec import ElasticrecError, __version__
+from elasticrec.cli.common import OneLineParser, error_text
 
 COMMANDS: dict[str, str] = {
     "datasets": "elasticrec.cli.datasets",
@@ -28,7 +29,7 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="elasticrec",
         description="Train recommenders once; ship every device a model that fits its budget.",
     )
@@ -47,11 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`elasticrec datasets | head`)
         sys.stdout = open(os.devnull, "w")
         return 0
-    except ElasticrecError as exc:
-        print(f"elasticrec {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as exc:
-        print(f"elasticrec {args.command}: error: {exc}", file=sys.stderr)
+    except (ElasticrecError, OSError, ValueError, ArithmeticError, MemoryError) as exc:
+        print(f"elasticrec {args.command}: error: {error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"elasticrec {args.command}: interrupted", file=sys.stderr)

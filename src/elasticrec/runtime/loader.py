@@ -28,11 +28,12 @@ def read_buffer(path: str | os.PathLike) -> memoryview | bytes:
     (opened without blocking, so a FIFO with no writer cannot hang the call), and the read
     is bounded by the size the file has when it is opened."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise PackageError("not a regular file (a folder, FIFO or device); a package is a "
+                           "file")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise PackageError("not a regular file (a folder, FIFO or device); a package is a "
-                               "file")
         size = info.st_size
         if size < mmap.PAGESIZE:
             return fh.read(size)
