@@ -40,6 +40,7 @@ _PUBLIC: dict[str, str] = {
     "package_to_onnx": "elasticrec.export.onnx",
     "package_to_ort": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
+    "ConfigError": "elasticrec.checks",
     "run_bench": "elasticrec.bench.runner",
     "BenchSuite": "elasticrec.bench.suites",
     "BenchData": "elasticrec.bench.suites",
@@ -72,6 +73,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "DATASETS",
     "BenchData",
     "BenchSuite",
+    "ConfigError",
     "DataConfig",
     "Dataset",
     "DistContext",
@@ -118,6 +120,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.bench.runner import run_bench
     from elasticrec.bench.suites import BenchData, BenchSuite
     from elasticrec.budget.units import format_bytes, parse_budget, parse_stream_budget
+    from elasticrec.checks import ConfigError
     from elasticrec.data.config import DataConfig
     from elasticrec.data.dataset import Dataset, load_dataset
     from elasticrec.data.folder import dataset_status

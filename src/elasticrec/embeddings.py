@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from elasticrec.errors import ElasticrecError
 from elasticrec.tensorfile import read_tensors, write_tensors
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
@@ -31,11 +32,18 @@ class RunEmbeddings:
     def __post_init__(self) -> None:
         if self.user.ndim != 2 or self.item.ndim != 2 or self.user.shape[1] != self.item.shape[1]:
             raise ValueError(
-                f"RunEmbeddings: user {self.user.shape} and item {self.item.shape} tables "
+                f"the user {self.user.shape} and item {self.item.shape} embedding tables "
                 "must be 2-d with the same width"
             )
         if len(self.user_labels) != len(self.user) or len(self.item_labels) != len(self.item):
-            raise ValueError("RunEmbeddings: one label per user row and per item row is required")
+            raise ValueError(f"{len(self.user_labels)} user and {len(self.item_labels)} item "
+                             f"labels for {len(self.user)} user and {len(self.item)} item "
+                             "rows; one label per row is required")
+        for name in ("user", "item"):
+            table = getattr(self, name)
+            if table.dtype.kind != "f" or not np.isfinite(table).all():
+                raise ValueError(f"the {name} embedding table holds NaN, infinite or non-float "
+                                 "values")
 
 
 def save_embeddings(run_dir: str | Path, emb: RunEmbeddings) -> Path:
@@ -60,4 +68,4 @@ def load_embeddings(run_dir: str | Path) -> RunEmbeddings:
             dataset_fingerprint=meta["dataset_fingerprint"], model=meta["model"],
             user_labels=meta["user_labels"], item_labels=meta["item_labels"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable run embeddings ({exc})") from exc
+        raise ElasticrecError(f"{path}: unreadable run embeddings ({exc})") from None

@@ -4,6 +4,8 @@ written atomically, read without unpickling, refused with the file's name when d
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -13,6 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from elasticrec.atomic import atomic_path
+from elasticrec.errors import ElasticrecError
 
 KEY = "elasticrec"
 Config = TypeVar("Config")
@@ -29,19 +32,24 @@ def read_tensors(path: Path, what: str, required: tuple[str, ...] = ()
                  ) -> tuple[dict, dict[str, np.ndarray]]:
     """(the metadata object, every tensor); ``what`` names the run kind in the error for a
     missing file, and a damaged file or one lacking a ``required`` tensor is refused by name."""
+    if not path.exists():
+        raise ElasticrecError(f"{path}: not found; is {path.parent} a {what} run?")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; is {path.parent} a {what} run?")
+        raise ElasticrecError(f"{path}: not a regular file (a folder, FIFO or device)")
     try:
         with safe_open(str(path), framework="numpy") as fh:
             meta = json.loads((fh.metadata() or {})[KEY])
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except (SafetensorError, KeyError, TypeError, ValueError, OSError) as exc:
-        raise ValueError(f"{path}: unreadable ({exc})") from exc
+    except KeyError:
+        raise ElasticrecError(f"{path}: unreadable (no {KEY!r} metadata: not written by "
+                              "elasticrec)") from None
+    except (SafetensorError, TypeError, ValueError, OSError, RecursionError) as exc:
+        raise ElasticrecError(f"{path}: unreadable ({_short(exc)})") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{path}: unreadable (its metadata is not a JSON object)")
+        raise ElasticrecError(f"{path}: unreadable (its metadata is not a JSON object)")
     missing = sorted(set(required) - tensors.keys())
     if missing:
-        raise ValueError(f"{path}: missing tensors {missing}")
+        raise ElasticrecError(f"{path}: missing tensors {missing}")
     return meta, tensors
 
 
@@ -50,4 +58,24 @@ def config_of(path: Path, meta: dict, make_config: Callable[[dict], Config]) -> 
     try:
         return make_config(meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable configuration ({exc})") from exc
+        raise ElasticrecError(f"{path}: unreadable configuration ({_short(exc)})") from None
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them: a FIFO or device is
+    refused without being read (opened without blocking) and a larger file by its size."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ElasticrecError(f"{path}: not a regular file (a folder, FIFO or device)")
+    with os.fdopen(fd, "rb") as fh:
+        if info.st_size > limit:
+            raise ElasticrecError(f"{path}: {info.st_size:,} bytes, more than the "
+                                  f"{limit:,} such a file may hold")
+        return fh.read(limit)
+
+
+def _short(exc: BaseException) -> str:
+    """An exception's text on one line, cut to a readable length."""
+    return " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Collection
 
 from elasticrec import ElasticrecError, __version__
+from elasticrec.cli.common import OneLineParser, error_text
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("elasticrec.cli.datasets", "list the known datasets and where they were found"),
@@ -63,8 +64,8 @@ def _shows_default(action: argparse.Action) -> bool:
             and action.default is not argparse.SUPPRESS and action.nargs != 0)
 
 
-class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose help shows defaults (every command's parser is one)."""
+class Parser(OneLineParser):
+    """The one-line-error parser whose help shows defaults (every command's parser is one)."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
@@ -117,11 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`elasticrec datasets | head`)
         sys.stdout = open(os.devnull, "w")
         return 0
-    except ElasticrecError as exc:
-        print(f"elasticrec {command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as exc:
-        print(f"elasticrec {command}: error: {exc}", file=sys.stderr)
+    except (ElasticrecError, OSError, ValueError, ArithmeticError, MemoryError) as exc:
+        print(f"elasticrec {command}: error: {error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"elasticrec {command}: interrupted", file=sys.stderr)

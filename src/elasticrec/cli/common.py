@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Option errors in the one-line form every other error takes (``elasticrec train:
+    error: argument --dim: invalid int value: 'x'``), exit status 2; ``--help`` shows usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+@contextlib.contextmanager
+def about(path: Path) -> Iterator[None]:
+    """Errors raised inside name ``path`` first (which of several files was refused)."""
+    import elasticrec
+
+    try:
+        yield
+    except elasticrec.ElasticrecError as exc:
+        text = error_text(exc)
+        if text.startswith(str(path)):
+            raise
+        raise elasticrec.ElasticrecError(f"{path}: {text}") from None
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -64,3 +88,13 @@ def dumps(record: dict | list[dict]) -> str:
 
 def _cell(v: object) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a refused request: an ``OSError`` names its file (``--out x: Permission
+    denied``), never a temporary one or a descriptor number; other errors as they read."""
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if isinstance(exc.filename, str | bytes | os.PathLike) else None
+        return f"{os.fsdecode(name)}: {exc.strerror}" if name is not None else exc.strerror
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

@@ -21,6 +21,9 @@ import elasticrec
 from elasticrec.cli.common import add_data_options, data_dir_from, log, show_progress, table
 
 BUDGETS = ("10%", "20%", "50%")
+# A table size for checking a budget's form before the real table exists: any share that
+# is a number, unit or percentage up to 100% parses against it.
+SYNTAX_ONLY = 1 << 62
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     for share in args.budgets:  # every budget's form is checked before anything is trained
-        elasticrec.parse_budget(share, full_table_bytes=10**12)
+        elasticrec.parse_budget(share, full_table_bytes=SYNTAX_ONLY)
     run_dir = args.out / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     log(f"demo: PEEL with BPR-MF on {args.dataset} -> {run_dir}")
     run = elasticrec.fit(

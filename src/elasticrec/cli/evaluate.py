@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 import elasticrec
-from elasticrec.cli.common import add_data_options, data_dir_from, dumps, format_table
+from elasticrec.cli.common import about, add_data_options, data_dir_from, dumps, format_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
     run = elasticrec.load_run(args.run_dir)
     where = {"data_dir": data_dir_from(args), "download": not args.no_download}
     if args.package:
-        records = [run.evaluate(ks, package=path, **where) for path in args.package]
+        records = []
+        for path in args.package:
+            with about(path):
+                records.append(run.evaluate(ks, package=path, **where))
         for record, path in zip(records, args.package, strict=True):
             record["package"] = str(path)
         if args.json:

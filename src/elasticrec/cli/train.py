@@ -18,6 +18,9 @@ from elasticrec.cli.common import (
 
 # argparse destination -> elasticrec.fit option, where the two names differ
 RENAMED = {"layers": "n_layers"}
+# config field -> argparse destination, where the two names differ
+FIELD_DESTS = {"n_layers": "layers", "peel_l2": "l2", "peel_epochs": "peel_epochs",
+               "peel_lr": "peel_lr"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -140,7 +143,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="processes refining user groups in parallel")
     t.add_argument("--monitor-test", action="store_true",
                    help="also log test metrics at each validation (learning curves only)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, option_of={a.dest: max(a.option_strings, key=len)
+                                       for a in p._actions if a.option_strings})
 
 
 def fit_options(args: argparse.Namespace) -> dict:
@@ -157,13 +161,19 @@ def fit_options(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    with elasticrec.process_group(elasticrec.from_environment(os.environ)) as ctx:
-        run = elasticrec.fit(args.dataset, model=args.model, method=args.method,
-                             out=args.out, data_dir=data_dir_from(args),
-                             download=not args.no_download, resume=args.resume,
-                             monitor_test=args.monitor_test, workers=args.workers,
-                             progress=show_progress(), log=log, distributed=ctx,
-                             **fit_options(args))
+    try:
+        with elasticrec.process_group(elasticrec.from_environment(os.environ)) as ctx:
+            run = elasticrec.fit(args.dataset, model=args.model, method=args.method,
+                                 out=args.out, data_dir=data_dir_from(args),
+                                 download=not args.no_download, resume=args.resume,
+                                 monitor_test=args.monitor_test, workers=args.workers,
+                                 progress=show_progress(), log=log, distributed=ctx,
+                                 **fit_options(args))
+    except elasticrec.ConfigError as exc:  # name our option, not the config field
+        option = args.option_of.get(FIELD_DESTS.get(exc.field, exc.field))
+        if option is None:
+            raise
+        raise elasticrec.ElasticrecError(f"{option}: {exc}") from None
     if run is not None:  # rank 0 (or the only process)
         ks = args.ks or elasticrec.TrainConfig().ks
         print(format_table([run.result], tuple(sorted(set(ks)))))

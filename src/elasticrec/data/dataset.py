@@ -166,6 +166,9 @@ def load_dataset(
         return Dataset.of(path.name, train, test)
     if path.is_file():
         return Dataset.of(path.stem, read_table(path, **reader_options))
+    if path.exists():
+        raise ElasticrecError(f"{path}: not a regular file or folder (a FIFO, socket or "
+                              "device); give a data file or a folder")
     looks_like_file = path.suffix.lower() in (".csv", ".tsv", ".txt", *PARQUET_SUFFIXES)
     if looks_like_file or len(path.parts) > 1:
         raise ElasticrecError(f"{path}: no such file or folder")

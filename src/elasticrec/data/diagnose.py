@@ -21,6 +21,7 @@ _UNSIGNED = re.compile(r"[0-9]+")
 _SIGNED = re.compile(r"-?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT64_MAX = 2**63 - 1
+_INT32_MAX = 2**31 - 1
 
 
 class BadLine(Exception):
@@ -121,6 +122,8 @@ def first_bad_row(
     Blank lines are skipped, as the fast reader skips them. ``checks`` maps a 0-based column
     index to the check for that column's values.
     """
+    csv.field_size_limit(_INT32_MAX)  # a huge value is not an error; pyarrow reads it
+    reader = None
     try:
         reader = csv.reader(decoded_lines(path), delimiter=sep)
         if header:
@@ -140,7 +143,7 @@ def first_bad_row(
     except BadLine as bad:
         return bad.describe(path)
     except csv.Error as exc:
-        return f"{path} line {reader.line_num}: {exc}"
+        return f"{path} line {reader.line_num if reader else 1}: not delimited text ({exc})"
     return None
 
 

@@ -8,7 +8,6 @@ plus one.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +32,17 @@ def _failure(path: Path, reason: str) -> ElasticrecError:
 
 
 def _parse_tokens(path: Path, data: bytes) -> np.ndarray:
-    """Every whitespace-separated token as int64, in file order (one vectorised parse)."""
+    """Every whitespace-separated token as int64, in file order (one vectorised parse).
+
+    The bytes go to pyarrow as its own ``BufferReader`` and are parsed on this thread: a
+    Python file object (``io.BytesIO``) is read back through the interpreter from pyarrow's
+    read-ahead thread, and a parse error left that thread running while the interpreter
+    exited, which aborted the process (``terminate called without an active exception``)."""
     one_per_line = data.translate(_TO_NEWLINE)
     try:
         table = pacsv.read_csv(
-            io.BytesIO(one_per_line),
-            read_options=pacsv.ReadOptions(column_names=["v"]),
+            pa.BufferReader(one_per_line),
+            read_options=pacsv.ReadOptions(column_names=["v"], use_threads=False),
             convert_options=pacsv.ConvertOptions(column_types={"v": pa.int64()}, null_values=[]),
         )
     except pa.ArrowException as exc:

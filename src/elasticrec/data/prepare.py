@@ -14,6 +14,7 @@ from elasticrec.data.dataset import Dataset, concat, load_dataset
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.preprocess import drop_duplicates, k_core
 from elasticrec.data.splits import leave_last_out, random_split, temporal_split
+from elasticrec.errors import ElasticrecError
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,24 +49,36 @@ def split_dataset(config: DataConfig, ds: Dataset) -> PreparedData:
         split = "given" if ds.test is not None else "random"
     if split == "given":
         if ds.test is None:
-            raise ValueError(f"dataset {ds.name!r} has no given train/test split; "
+            raise ElasticrecError(f"dataset {ds.name!r} has no given train/test split; "
                              "choose --split random, temporal or leave-last-out")
         if config.k_core:
-            raise ValueError("--k-core cannot be combined with a given split")
+            raise ElasticrecError("--k-core cannot be combined with a given split")
         train, test = ds.train, ds.test
     else:
         # A repeated (user, item) event must not land on both sides of a split.
         events = drop_duplicates(ds.all())
         if config.k_core:
             events = k_core(events, config.k_core, config.k_core)
+            if len(events) == 0:
+                raise ElasticrecError(
+                    f"--k-core {config.k_core} removes every event of {ds.name!r} (no user and "
+                    f"item keep {config.k_core} events each); choose a smaller --k-core")
         if split == "random":
             train, test = random_split(events, config.test_ratio, rng)
         elif split == "temporal":
             train, test = temporal_split(events, config.test_ratio)
         else:
             train, test = leave_last_out(events)
+    if len(train) == 0 or len(test) == 0:
+        side = "training" if len(train) == 0 else "test"
+        raise ElasticrecError(f"dataset {ds.name!r}: the {split} split leaves no {side} events "
+                              f"({len(train)} training, {len(test)} test); give more data or "
+                              "another --split / --test-ratio")
     valid = None
     if config.valid_ratio > 0:
         train, valid = random_split(train, config.valid_ratio, rng)
+        if len(train) == 0:
+            raise ElasticrecError(f"dataset {ds.name!r}: --valid-ratio {config.valid_ratio} "
+                                  "leaves no training events; choose a smaller one")
     return PreparedData(name=ds.name, fingerprint=ds.fingerprint, train=train, valid=valid,
                         test=test)

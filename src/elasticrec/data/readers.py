@@ -30,6 +30,8 @@ TimeKind = Literal["unix", "date", "any"]
 """``unix``: integer seconds; ``date``: YYYY-MM-DD (UTC); ``any``: either, or ISO 8601."""
 
 SEPARATORS = {".csv": ",", ".tsv": "\t"}
+BLOCK_BYTES = 1 << 20  # pyarrow's default block; one row must fit in one block
+MAX_BLOCK_BYTES = (1 << 31) - 1  # pyarrow's largest block
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,15 @@ def _header(path: Path, layout: Layout) -> list[str]:
     first = _first_line(path)
     if layout.names is not None:
         return list(layout.names)
-    columns = next(csv.reader([first], delimiter=layout.sep), [])
+    try:
+        columns = next(csv.reader([first], delimiter=layout.sep), [])
+    except csv.Error as exc:
+        raise ElasticrecError(f"{path} line 1: not a delimited text header ({exc})") from None
     wanted = [c for c in (layout.user, layout.item, layout.timestamp) if c is not None]
+    if len(set(wanted)) != len(wanted):
+        raise ElasticrecError(
+            f"{path}: the user, item and timestamp columns must differ, got "
+            f"{', '.join(repr(c) for c in wanted)} (--user-col, --item-col, --time-col)")
     for name in wanted:
         if name not in columns:
             found = ", ".join(repr(c) for c in columns)
@@ -111,24 +120,37 @@ def _column_types(layout: Layout) -> dict[str, pa.DataType]:
     return types
 
 
+def _parse(path: Path, layout: Layout) -> pa.Table:
+    """The wanted columns; a row longer than pyarrow's block (a huge value in any column,
+    used or not) is read by retrying with blocks large enough to hold it."""
+    wanted = [c for c in (layout.user, layout.item, layout.timestamp) if c is not None]
+    block = BLOCK_BYTES
+    while True:
+        try:
+            return pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(column_names=layout.names, block_size=block),
+                parse_options=pacsv.ParseOptions(delimiter=layout.sep),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types=_column_types(layout),
+                    null_values=[],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if "straddling" not in str(exc) or block >= MAX_BLOCK_BYTES:
+                raise
+            block = min(block * 16, MAX_BLOCK_BYTES)
+
+
 def read_delimited(path: str | Path, layout: Layout) -> Interactions:
     """Read a CSV/TSV file described by ``layout``. Blank lines are skipped."""
     path = Path(path)
     columns = _header(path, layout)
-    wanted = [c for c in (layout.user, layout.item, layout.timestamp) if c is not None]
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=layout.names),
-            parse_options=pacsv.ParseOptions(delimiter=layout.sep),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types=_column_types(layout),
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table = _parse(path, layout)
     except pa.ArrowException as exc:
         raise _failure(path, layout, columns, str(exc)) from None
     if table.num_rows == 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from elasticrec.checks import check
+from elasticrec.checks import check, finite
 from elasticrec.elastic.estimator import PRECISIONS  # value dtypes an estimator can price
 
 GROUPINGS = ("popularity", "id-range")
@@ -34,7 +34,8 @@ class ElasticConfig:
         check(self.n_blocks >= 1, "n_blocks", self.n_blocks, "an integer >= 1")
         check(self.n_groups >= 1, "n_groups", self.n_groups, "an integer >= 1")
         check(self.grouping in GROUPINGS, "grouping", self.grouping, f"one of {GROUPINGS}")
-        check(self.diversity >= 0, "diversity", self.diversity, "a number >= 0")
+        check(finite(self.diversity) and self.diversity >= 0, "diversity", self.diversity,
+              "a finite number >= 0")
         check(self.diversity_form in DIVERSITY_FORMS, "diversity_form", self.diversity_form,
               f"one of {DIVERSITY_FORMS}")
         check(self.subset_sizes in SUBSET_SIZES, "subset_sizes", self.subset_sizes,

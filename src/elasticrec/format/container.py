@@ -140,6 +140,8 @@ def decode(buf: bytes | memoryview, *, verify: bool = True) -> Container:
         parsed = json.loads(header.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PackageError(f"header is not valid UTF-8 JSON ({exc})") from None
+    except RecursionError:
+        raise PackageError("header is nested too deeply to be a package header") from None
     if not isinstance(parsed, dict):
         raise PackageError("header is not a JSON object")
     meta = parsed.pop("__metadata__", None)

@@ -277,6 +277,8 @@ def manifest_from_json(text: str) -> tuple[Manifest, str]:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PackageError(f"manifest is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PackageError("manifest is nested too deeply") from None
     if not isinstance(raw, dict):
         raise PackageError("manifest is not a JSON object")
     if raw.get("format") != FORMAT_NAME:

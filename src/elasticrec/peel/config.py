@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from elasticrec.checks import check
+from elasticrec.checks import check, finite
 
 GATES = ("sigmoid", "softmax")
 
@@ -26,10 +26,11 @@ class PeelConfig:
         check(self.n_clusters >= 1, "n_clusters", self.n_clusters, "an integer >= 1")
         check(self.epochs >= 0, "epochs", self.epochs, "an integer >= 0")
         check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
-        check(self.lr > 0, "lr", self.lr, "a positive number")
-        check(self.weight_lr > 0, "weight_lr", self.weight_lr, "a positive number")
-        check(self.l2 >= 0, "l2", self.l2, "a number >= 0")
-        check(self.cost >= 0, "cost", self.cost, "a number >= 0")
+        check(finite(self.lr) and self.lr > 0, "lr", self.lr, "a positive finite number")
+        check(finite(self.weight_lr) and self.weight_lr > 0, "weight_lr", self.weight_lr,
+              "a positive finite number")
+        check(finite(self.l2) and self.l2 >= 0, "l2", self.l2, "a finite number >= 0")
+        check(finite(self.cost) and self.cost >= 0, "cost", self.cost, "a finite number >= 0")
         check(self.gate in GATES, "gate", self.gate, f"one of {GATES}")
         check(0 < self.valid_ratio < 1, "valid_ratio", self.valid_ratio, "a number in (0, 1)")
 

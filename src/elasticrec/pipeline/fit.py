@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +27,7 @@ import scipy.sparse as sp
 import torch
 
 from elasticrec.atomic import write_text
+from elasticrec.checks import ConfigError
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.prepare import PreparedData, split_dataset
 from elasticrec.data.sampling import BPRSampler
@@ -44,6 +47,7 @@ from elasticrec.pipeline import rundir
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.options import RunConfigs, make_configs
 from elasticrec.pipeline.run import Run
+from elasticrec.train.checkpoint import check_resumable
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.distributed import SINGLE, DistContext
 from elasticrec.train.search import successive_halving
@@ -51,6 +55,7 @@ from elasticrec.train.trainer import Trainer
 from elasticrec.version import __version__
 
 Log = Callable[[str], None]
+TRAINING_COPIES = 4  # parameters, gradients and Adam's two moments
 logger = logging.getLogger("elasticrec")
 
 
@@ -120,20 +125,32 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     if configs.elastic is not None and prepared.valid is None:
         raise ElasticrecError("a RULE or PEEL run needs a validation split to label block "
                               "configurations: set valid_ratio > 0 (--valid-ratio)")
-    if writer:  # rank 0 checks and writes the folder
-        _open_folder(run_dir, config, saved, ds if source.in_memory else None)
-    log(f"{prepared.name}: {prepared.train.n_users} users, {prepared.train.n_items} items, "
-        f"{len(prepared.train)} training events, {len(prepared.test)} test events "
-        f"(prepared in {time.perf_counter() - t0:.1f}s)")
-    _train(run_dir, prepared, configs, resume=resume, monitor_test=monitor_test,
-           workers=workers, progress=progress, log=log, distributed=distributed)
-    if not writer:
-        return None
-    if configs.search is not None and not resume:  # the schedule the search chose
-        chosen = rundir.read_config(run_dir)
-        config.update(train=chosen["train"], search=chosen["search"])
-    rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
-    rundir.seal(run_dir, config)
+    _check_sizes(configs, prepared)
+    if resume and writer:
+        check_resumable(run_dir, configs.train.to_json())
+    new_run, before = writer and saved is None, _entries(run_dir)
+    try:
+        if writer:  # rank 0 checks and writes the folder
+            _open_folder(run_dir, config, saved, ds if source.in_memory else None)
+        log(f"{prepared.name}: {prepared.train.n_users} users, {prepared.train.n_items} "
+            f"items, {len(prepared.train)} training events, {len(prepared.test)} test events "
+            f"(prepared in {time.perf_counter() - t0:.1f}s)")
+        _train(run_dir, prepared, configs, resume=resume, monitor_test=monitor_test,
+               workers=workers, progress=progress, log=log, distributed=distributed)
+        if not writer:
+            return None
+        if configs.search is not None and not resume:  # the schedule the search chose
+            chosen = rundir.read_config(run_dir)
+            config.update(train=chosen["train"], search=chosen["search"])
+        rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
+        rundir.seal(run_dir, config)
+    except Exception as exc:
+        if new_run:  # a new run that failed leaves the file system as it was
+            _restore(run_dir, before)
+        error = _user_error(exc, configs)
+        if error is exc:
+            raise
+        raise error from exc
     return Run(run_dir, data=prepared, keep=keep)
 
 
@@ -313,6 +330,68 @@ def _open_folder(run_dir: Path, config: dict, saved: dict | None, memory_dataset
             raise ElasticrecError(f"{run_dir}: cannot resume: the {key} differs from the one "
                                   "this run was started with")
     rundir.unseal(run_dir)
+
+
+def _check_sizes(configs: RunConfigs, data: PreparedData) -> None:
+    """Refuse, before anything is written, blocks that do not divide the item embedding
+    and tables too large for this machine's memory."""
+    model = configs.model
+    width = model.dim * (model.n_layers + 1 if model.model == "lightgcn"
+                         and model.combine == "concat" else 1)
+    if configs.elastic is not None and width % configs.elastic.n_blocks:
+        raise ConfigError(f"n_blocks={configs.elastic.n_blocks} is not allowed: a divisor of "
+                          f"the item embedding width {width} (dim={model.dim})", "n_blocks")
+    rows = data.train.n_users + data.train.n_items
+    # the parameters, their gradients and Adam's two moments, in float32
+    need = TRAINING_COPIES * rows * model.dim * 4
+    memory = _physical_memory()
+    if memory and need > memory:
+        raise ConfigError(
+            f"dim={model.dim} is not allowed: {rows:,} embedding rows of width {model.dim} "
+            f"need about {need:,} bytes to train, more than this machine's {memory:,} bytes "
+            "of memory", "dim")
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _entries(run_dir: Path) -> set[str] | None:
+    """The names in ``run_dir`` now; None when it does not exist (a failure removes it)."""
+    return set(os.listdir(run_dir)) if run_dir.is_dir() else None
+
+
+def _restore(run_dir: Path, before: set[str] | None) -> None:
+    """Remove what a failed new run created: the folder, or the entries added to it."""
+    if before is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in set(_entries(run_dir) or ()) - before:
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _user_error(exc: Exception, configs: RunConfigs) -> Exception:
+    """A failure during training in the one-line form: a diverged loss names the learning
+    rate, an allocation failure the sizes; anything else passes as it is."""
+    if isinstance(exc, FloatingPointError):
+        return ElasticrecError(f"{exc} (lr={configs.train.lr})")
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                        and "allocate" in str(exc)):
+        return ElasticrecError(f"out of memory while training (dim={configs.model.dim}, "
+                               f"batch_size={configs.train.batch_size}): {_first_line(exc)}")
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _check_out(run_dir: Path, resume: bool) -> dict | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from elasticrec.checks import ConfigError
 from elasticrec.data.config import DataConfig
 from elasticrec.elastic.config import ElasticConfig
 from elasticrec.errors import ElasticrecError
@@ -120,7 +121,12 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
     if method == "peel":
         peel_options = {k.removeprefix("peel_"): v for k, v in pick(_PEEL).items()}
         peel_options.setdefault("l2", train.get("l2", TrainConfig.l2))
-        peel = PeelConfig(seed=seed, **peel_options)
+        try:
+            peel = PeelConfig(seed=seed, **peel_options)
+        except ConfigError as exc:  # name the option as fit takes it: peel_lr, not lr
+            if exc.field not in _PEEL_SHARED:
+                raise
+            raise ConfigError(f"peel_{exc}", f"peel_{exc.field}") from None
     try:
         return RunConfigs(
             data=DataConfig(dataset=dataset, seed=seed, **data),

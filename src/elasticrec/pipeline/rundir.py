@@ -20,7 +20,7 @@ import numpy as np
 
 from elasticrec.atomic import write_text
 from elasticrec.errors import ElasticrecError
-from elasticrec.tensorfile import read_tensors, write_tensors
+from elasticrec.tensorfile import read_bounded, read_tensors, write_tensors
 
 CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
@@ -34,18 +34,22 @@ METHOD_FILES = {
     "peel": ("embeddings.safetensors", "elastic.safetensors", "peel.safetensors"),
 }
 HASH_CHUNK = 1 << 20
+MAX_JSON_BYTES = 256 << 20  # config, result and run records are far smaller
 
 if TYPE_CHECKING:
     from elasticrec.data.dataset import Dataset
 
 
 def read_json(path: Path, what: str) -> dict:
-    if not path.is_file():
+    """The JSON object in ``path``, read with a bounded size and nesting; refused by name."""
+    if not path.exists():
         raise ElasticrecError(f"{path}: not found; is {path.parent} {what}?")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_bounded(path, MAX_JSON_BYTES).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ElasticrecError(f"{path}: not valid JSON ({exc})") from exc
+        raise ElasticrecError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ElasticrecError(f"{path}: JSON nested too deeply to be a run file") from None
     if not isinstance(value, dict):
         raise ElasticrecError(f"{path}: not a JSON object")
     return value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 
 import numpy as np
 
@@ -23,11 +24,21 @@ from elasticrec.format.values import PACKED, first_bad_code
 
 
 def read_buffer(path: str | os.PathLike) -> memoryview | bytes:
-    """The file's bytes: a read-only memory map, or plain bytes for tiny or empty files."""
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
+    """The file's bytes: a read-only memory map, or plain bytes for tiny or empty files.
+
+    Only a regular file is read: a FIFO, a device or a folder is refused before it is read
+    (opened without blocking, so a FIFO with no writer cannot hang the call), and the read
+    is bounded by the size the file has when it is opened."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise PackageError("not a regular file (a folder, FIFO or device); a package is a "
+                           "file")
+    with os.fdopen(fd, "rb") as fh:
+        size = info.st_size
         if size < mmap.PAGESIZE:
-            return fh.read()
+            return fh.read(size)
         return memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
 
 

@@ -37,8 +37,12 @@ def load(path: str | os.PathLike, *, verify: bool = True,
          catalogue: Sequence[str] | None = None) -> Package:
     """Memory-map and check the package at ``path``; ``verify=False`` skips the SHA-256.
     ``catalogue``: the device's item ids in row order, for a package that names its items
-    by catalogue reference (its fingerprint must match)."""
-    return Package(read_buffer(path), verify=verify, catalogue=catalogue)
+    by catalogue reference (its fingerprint must match). A refusal is a ``PackageError``
+    whose message begins with ``path``."""
+    try:
+        return Package(read_buffer(path), verify=verify, catalogue=catalogue)
+    except PackageError as exc:
+        raise PackageError(f"{os.fspath(path)}: {exc}") from None
 
 
 def load_bytes(data: bytes, *, verify: bool = True,

@@ -3,7 +3,8 @@
 ``checkpoint.safetensors`` holds ``model.<name>`` for every parameter and
 ``optim.<index>.<key>`` for every optimiser state tensor; its metadata entry ``elasticrec``
 holds a JSON object with the optimiser's param groups and the trainer's state (epoch, best
-metric, random generator states, ...). Writes are atomic.
+metric, random generator states, ...). Writes are atomic. A truncated, foreign or altered
+checkpoint is refused with its path (``ElasticrecError``), never a library's traceback.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from elasticrec.atomic import atomic_path
+from elasticrec.errors import ElasticrecError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.jsonl"
+
+
+class CheckpointError(ElasticrecError, ValueError):
+    """A checkpoint that cannot be resumed from; a ``ValueError`` too, so that the trainer
+    passes it from rank 0 to the other ranks like its own refusals."""
 
 
 def save_checkpoint(
@@ -38,25 +46,82 @@ def save_checkpoint(
     return path
 
 
+def read_checkpoint(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(the metadata object, every tensor) of the run's checkpoint, after checking that it
+    is a whole elasticrec checkpoint; ``ElasticrecError`` naming the file otherwise."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint to resume from")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = json.loads((fh.metadata() or {})["elasticrec"])
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except KeyError:
+        raise CheckpointError(f"{path}: not an elasticrec checkpoint (no elasticrec "
+                              "metadata)") from None
+    except (SafetensorError, ValueError, TypeError, OSError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({_short(exc)}); train the run "
+                              "again") from None
+    if (not isinstance(meta, dict) or not isinstance(meta.get("state"), dict)
+            or not isinstance(meta.get("param_groups"), list)
+            or not isinstance(meta["state"].get("epoch"), int)
+            or not isinstance(meta["state"].get("config"), dict)):
+        raise CheckpointError(f"{path}: not an elasticrec checkpoint (its metadata lacks the "
+                              "trainer state)")
+    for key in tensors:
+        parts = key.split(".", 2)
+        if parts[0] == "optim" and (len(parts) != 3 or not parts[1].isdigit()):
+            raise CheckpointError(f"{path}: not an elasticrec checkpoint (tensor {key!r})")
+    return meta, tensors
+
+
+def check_resumable(run_dir: str | Path, train_config: dict[str, Any]) -> None:
+    """Refuse, before anything in the folder changes, a resume whose checkpoint or metrics
+    file is damaged or whose training configuration (all but ``epochs``) differs."""
+    meta, _ = read_checkpoint(run_dir)
+    saved = {k: v for k, v in meta["state"]["config"].items() if k != "epochs"}
+    ours = {k: v for k, v in train_config.items() if k != "epochs"}
+    if saved != ours:
+        changed = sorted(k for k in ours if saved.get(k) != ours[k])
+        raise CheckpointError(f"{run_dir}: cannot resume with a different training "
+                              f"configuration (changed: {', '.join(changed)})")
+    path = Path(run_dir) / METRICS_FILE
+    if path.is_file():
+        with open(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    record = None
+                if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+                    raise CheckpointError(f"{path} line {number}: not a metrics record (a JSON "
+                                          "object with an integer epoch)")
+
+
 def load_checkpoint(
     run_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any]:
     """Restore ``model`` and ``optimizer`` in place; return the trainer state saved with them."""
     path = Path(run_dir) / CHECKPOINT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint to resume from")
-    with safe_open(str(path), framework="pt") as fh:
-        meta = json.loads((fh.metadata() or {})["elasticrec"])
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    meta, tensors = read_checkpoint(run_dir)
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     missing = set(model.state_dict()) - set(model_state)
     if missing:
-        raise ValueError(f"{path}: checkpoint lacks model tensors {sorted(missing)}")
-    model.load_state_dict(model_state)
+        raise CheckpointError(f"{path}: checkpoint lacks model tensors {sorted(missing)}")
     optim_state: dict[int, dict[str, torch.Tensor]] = {}
     for k, v in tensors.items():
         if k.startswith("optim."):
             _, index, key = k.split(".", 2)
             optim_state.setdefault(int(index), {})[key] = v
-    optimizer.load_state_dict({"state": optim_state, "param_groups": meta["param_groups"]})
+    try:
+        model.load_state_dict(model_state)
+        optimizer.load_state_dict({"state": optim_state, "param_groups": meta["param_groups"]})
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: does not fit this run's model ({_short(exc)})") from None
     return meta["state"]
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from elasticrec.checks import check
+from elasticrec.checks import check, finite
 
 LOSSES = ("ccl", "bpr")
 
@@ -32,10 +32,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check(self.epochs > 0, "epochs", self.epochs, "a positive integer")
         check(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
-        check(self.lr > 0, "lr", self.lr, "a positive number")
+        check(finite(self.lr) and self.lr > 0, "lr", self.lr, "a positive finite number")
         check(0 < self.lr_decay <= 1, "lr_decay", self.lr_decay, "a number in (0, 1]")
         check(0 <= self.lr_min <= self.lr, "lr_min", self.lr_min, "a number in [0, lr]")
-        check(self.l2 >= 0, "l2", self.l2, "a number >= 0")
+        check(finite(self.l2) and self.l2 >= 0, "l2", self.l2, "a finite number >= 0")
         check(self.eval_every >= 0, "eval_every", self.eval_every, "an integer >= 0")
         check(self.patience >= 0, "patience", self.patience, "an integer >= 0")
         check(self.sampling in ("users", "pairs"), "sampling", self.sampling,
