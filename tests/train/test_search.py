@@ -42,14 +42,21 @@ def test_durations_and_the_grid():
     assert parse_duration("1.5h") == 5400 and parse_duration(30) == 30
     with pytest.raises(ValueError, match="search_budget='ten'"):
         parse_duration("ten")
-    grid = SearchConfig(lrs=(1, 2, 3), l2s=(4, 5, 6)).grid()
-    assert grid[0] == (2, 5) and sorted(grid) == [(a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
+    grid = SearchConfig(losses=("bpr",), lrs=(1, 2, 3), l2s=(4, 5, 6)).grid()
+    assert grid[0] == ("bpr", 2, 5)
+    assert sorted(grid) == [("bpr", a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
+    both = SearchConfig().grid()  # the losses in turn, each from its grid's centre
+    assert [t[0] for t in both[:4]] == ["ccl", "bpr", "ccl", "bpr"]
+    assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 3e-3, 1e-4)
+    assert len(both) == 18 and len(set(both)) == 18
 
 
 def test_defaults_search_only_without_schedule_options():
     plain = make_configs("d", "mf", "full", {})
     assert plain.search is not None and plain.data.valid_ratio == 0.1
-    assert plain.train.loss == "ccl"
+    assert plain.search.losses == ("ccl", "bpr") and plain.train.loss == "bpr"
+    assert make_configs("d", "mf", "full", {"loss": "ccl", "search_budget": 60}
+                        ).search.losses == ("ccl",)
     assert make_configs("d", "mf", "full", {"epochs": 5}).search is None
     assert make_configs("d", "mf", "full", {"lr": 0.01}).search is None
     only_l2 = make_configs("d", "mf", "full", {"lr": 0.01, "search_budget": "2m"}).search
@@ -91,11 +98,12 @@ def test_the_search_never_reads_the_test_split(tmp_path):
     for s in searches:
         s.pop("seconds")
     assert searches[0] == searches[1]
-    assert len(searches[0]["trials"]) == 9
+    assert len(searches[0]["trials"]) == 18
     np.testing.assert_array_equal(runs[0].embeddings.item, runs[1].embeddings.item)
     np.testing.assert_array_equal(runs[0].embeddings.user, runs[1].embeddings.user)
     assert runs[0].result["recall@20"] != runs[1].result["recall@20"]
     # the run reports the epochs the winner trained in the search and after it
     result = runs[0].result
     assert result["epochs"] >= result["search"]["epochs"] >= 1
-    assert result["lr"] == result["search"]["lr"] and result["l2"] == result["search"]["l2"]
+    assert [result[k] for k in ("loss", "lr", "l2")] == [result["search"][k]
+                                                          for k in ("loss", "lr", "l2")]

@@ -176,7 +176,7 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
     search_report = None
     if configs.search is not None and not resume:
         model, train_config, search_report, optim_state = _search(
-            configs, data, sampler, trainer_for, validate, cosine, log)
+            configs, data, sampler, trainer_for, validate, log)
         if writer:  # the chosen schedule, so that --resume continues it
             config = rundir.read_config(run_dir)
             rundir.write_config(run_dir, {**config, "train": train_config.to_json(),
@@ -257,20 +257,21 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
 
 
 def _search(configs: RunConfigs, data: PreparedData, sampler: BPRSampler,
-            trainer_for: Callable[..., Trainer], validate, cosine: bool, log: Log):
-    """Successive halving over lr and L2 (``train.search``): the winning model, the schedule
+            trainer_for: Callable[..., Trainer], validate, log: Log):
+    """Successive halving over loss, lr and L2 (``train.search``): the winning model, the schedule
     it continues with (the epochs it has left), the search's record, its optimiser state."""
     train_config = configs.train
     result = successive_halving(
         configs.search, train_config,
-        lambda: build_model(configs.model, data.train, train_config.seed, cosine=cosine),
+        lambda loss: build_model(configs.model, data.train, train_config.seed,
+                                 cosine=loss == "ccl"),
         trainer_for, validate,
         horizon=max(1, min(configs.search.max_epochs, train_config.epochs // 2)), log=log)
     winner = result.winner
     report = result.report(configs.search, train_config.metric)
-    log(f"search: chose lr {winner.lr:g}, l2 {winner.l2:g} ({report['best']:.4f} "
+    log(f"search: chose {winner.loss}, lr {winner.lr:g}, l2 {winner.l2:g} ({report['best']:.4f} "
         f"{train_config.metric} after {winner.epochs} epochs, {result.seconds:.0f}s)")
-    chosen = replace(train_config, lr=winner.lr, l2=winner.l2,
+    chosen = replace(train_config, loss=winner.loss, lr=winner.lr, l2=winner.l2,
                      epochs=max(1, train_config.epochs - winner.epochs))
     return winner.model, chosen, report, winner.trainer.optimizer.state_dict()
 
