@@ -7,12 +7,12 @@ a name with training take a ``peel_`` prefix: ``peel_epochs``, ``peel_lr``...). 
 them all. An unknown option, or one that the method does not use, is refused by name.
 
 The defaults of a plain run (method ``full``) are chosen to work on any dataset
-(docs/training.md): the loss is ``DEFAULT_LOSS`` unless the search chooses it; a validation split (``DEFAULT_VALID_RATIO``
-of each user's training events) is carved whenever training validates; and when no
-schedule option (``SCHEDULE``) is given, the learning rate and L2 weight are chosen on
+(docs/training.md): a validation split (``DEFAULT_VALID_RATIO`` of each user's training
+events) is carved whenever training validates; when no schedule option (``SCHEDULE``) is
+given, the learning rate and L2 weight are chosen on
 validation, together with the loss (CCL or BPR), by successive halving (``train.search``) in
-``search_budget`` (10 minutes unless given). Any option given explicitly wins over these
-defaults.
+``search_budget`` (10 minutes unless given); without the search the loss is
+``DEFAULT_LOSS``. Any option given explicitly wins over these defaults.
 """
 
 from __future__ import annotations
