@@ -37,6 +37,11 @@ def test_the_chosen_plan_fits_the_budget(budget):
     assert bigger >= (n, r0)  # more budget never buys a smaller search
 
 
+def test_a_short_horizon_cuts_the_grid_rather_than_exceeding_it():
+    n, r0 = choose_plan(SearchConfig(budget_seconds=1e6), 0.1, 0.1, horizon=2)
+    assert rung_plan(n, r0, 3)[-1][1] <= 2 and n == 3
+
+
 def test_durations_and_the_grid():
     assert parse_duration("90s") == 90 and parse_duration("10m") == 600
     assert parse_duration("1.5h") == 5400 and parse_duration(30) == 30
@@ -107,3 +112,17 @@ def test_the_search_never_reads_the_test_split(tmp_path):
     assert result["epochs"] >= result["search"]["epochs"] >= 1
     assert [result[k] for k in ("loss", "lr", "l2")] == [result["search"][k]
                                                           for k in ("loss", "lr", "l2")]
+
+
+def test_a_searched_run_resumes_its_choice_without_searching_again(tmp_path):
+    data = write_split(tmp_path / "data", lambda u, b, rng: [10 * b + 9])
+    options = dict(model="mf", dim=8, search_budget="1h", eval_every=1, patience=0, **QUIET)
+    first = elasticrec.fit(data, out=tmp_path / "run", epochs=8, **options)
+    search = json.loads((first.path / "config.json").read_text())["search"]
+    assert search["epochs"] == 3 and len(search["trials"]) == 9  # 8 // 2 epochs: two rungs
+    assert first.result["epochs"] == 8
+    again = elasticrec.fit(data, out=tmp_path / "run", epochs=10, resume=True, **options)
+    assert json.loads((again.path / "config.json").read_text())["search"] == search
+    lines = (again.path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 8))
+    assert again.result["epochs"] == 10 and again.result["lr"] == search["lr"]

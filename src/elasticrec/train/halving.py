@@ -98,7 +98,7 @@ def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float,
     eta = config.eta
     for n in range(len(config.grid()), 1, -1):
         rungs = len(rung_plan(n, 1, eta))
-        r_max = max(1, horizon // eta ** (rungs - 1))
+        r_max = horizon // eta ** (rungs - 1)  # 0: too many rungs for the horizon
         fits = [r0 for r0 in range(1, r_max + 1)
                 if plan_cost(n, r0, eta, epoch_s, eval_s) <= config.budget_seconds]
         if fits:
