@@ -186,7 +186,8 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
         trainer = trainer_for(
             model, train_config, run_dir=run_dir, progress=progress,
             monitors={"test": ranking_evaluator(data.known, data.test, ks)}
-            if monitor_test else None)
+            if monitor_test else None,
+            start_metric=search_report["best"] if search_report else None)
         if search_report is not None:  # the winner continues with its optimiser's state
             trainer.optimizer.load_state_dict(optim_state)
         fit = trainer.fit(resume=resume)
