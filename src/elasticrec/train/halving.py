@@ -19,7 +19,7 @@ from elasticrec.checks import check
 # The grids: losses, Adam learning rates, and L2 weights on the batch's ego rows by loss.
 LOSS_GRID = ("ccl", "bpr")
 LR_GRID = (1e-3, 3e-3, 1e-2)
-L2_GRID = {"bpr": (1e-5, 1e-4, 1e-3), "ccl": (1e-6, 1e-5, 1e-4)}
+L2_GRID = {"bpr": (1e-3, 1e-2, 1e-1), "ccl": (1e-6, 1e-5, 1e-4)}
 DEFAULT_BUDGET_SECONDS = 600.0  # 10 minutes
 
 
@@ -30,7 +30,7 @@ class SearchConfig:
     lrs: tuple[float, ...] = LR_GRID
     l2s: tuple[float, ...] | None = None  # None: each loss's own grid (L2_GRID)
     eta: int = 3  # keep the best 1/eta of the trials at every rung
-    max_epochs: int = 9  # the most epochs a trial trains within the search
+    max_epochs: int = 27  # the most epochs a trial trains within the search
 
     def __post_init__(self) -> None:
         check(self.budget_seconds > 0, "search_budget", self.budget_seconds,
