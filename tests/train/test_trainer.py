@@ -109,3 +109,18 @@ def test_learning_rate_decays_per_epoch_down_to_its_floor():
     result = trainer.fit()
     assert [h["lr"] for h in result.history] == pytest.approx([0.1, 0.05, 0.025, 0.02])
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
+
+
+def test_a_start_metric_keeps_the_starting_model_until_an_epoch_beats_it():
+    model, sampler = _make()
+    start = model.user_emb.detach().clone()
+    cfg = TrainConfig(epochs=3, batch_size=32, eval_every=1, patience=0)
+    result = Trainer(model, sampler, cfg, validate=lambda m: {"recall@20": 0.5},
+                     start_metric=0.6).fit()
+    assert result.best_epoch == 0 and result.best_metric == 0.6 and result.epochs_run == 3
+    torch.testing.assert_close(model.user_emb, start, rtol=0, atol=0)
+    beaten, sampler = _make()
+    calls = iter([0.5, 0.7, 0.65])
+    result = Trainer(beaten, sampler, cfg, validate=lambda m: {"recall@20": next(calls)},
+                     start_metric=0.6).fit()
+    assert result.best_epoch == 2 and result.best_metric == 0.7

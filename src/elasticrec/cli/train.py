@@ -60,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--combine", choices=choices["combine"], default="mean",
                    help="LightGCN layer combination")
     t = p.add_argument_group(
-        "training", "With none of the schedule options below (--epochs to --neg-weight), a "
-        "plain run chooses --lr and --l2 on a validation split by successive halving within "
+        "training", "With none of the schedule options below (--epochs to --sampling), a "
+        "plain run chooses --loss, --lr and --l2 on a validation split by successive halving "
+        "within "
         "--search-budget and stops early on validation recall@20 (docs/training.md). An "
         "option given explicitly always wins; defaults are in brackets.")
     defaults = TrainConfig()
@@ -79,9 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"L2 weight on the batch's embeddings [searched; {defaults.l2:g} "
                         "without search]")
     t.add_argument("--loss", choices=choices["loss"], default=None,
-                   help="ccl: SimpleX's cosine contrastive loss, many negatives per positive "
-                        "[ccl for --method full]; bpr: Bayesian "
-                        "personalised ranking, one negative [rule, peel]")
+                   help="ccl: SimpleX's cosine contrastive loss, many negatives per positive; "
+                        "bpr: Bayesian personalised ranking, one negative [searched for "
+                        "--method full; bpr without search, and for rule and peel]")
     t.add_argument("--n-negatives", type=int, default=None,
                    help=f"ccl: negatives per batch, shared by its positives "
                         f"[{defaults.n_negatives}]")
@@ -93,7 +94,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="users: user-uniform positives as in the LightGCN/NGCF code "
                         "[default]; pairs: every training pair once per epoch")
     t.add_argument("--search-budget", default=None,
-                   help="wall time for choosing --lr and --l2 on validation, e.g. 90s, 10m, "
+                   help="wall time for choosing --loss, --lr and --l2 on validation, e.g. 90s, "
+                        "10m, "
                         "1h; 0: no search [10m when no schedule option is given]")
     t.add_argument("--eval-every", type=int, default=None,
                    help=f"validate every this many epochs; 0: never [{defaults.eval_every}]")

@@ -75,8 +75,8 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     folder to create (``None``: a temporary folder that lives as long as the ``Run``).
     ``options``: any field of the data, model, training, elastic or PEEL configs (see
     ``elasticrec.pipeline.options``), e.g. ``epochs=40, dim=64, lr=1e-3, n_blocks=16``.
-    With no schedule option, a plain run carves a validation split, chooses lr and L2 on it
-    by successive halving within ``search_budget`` (default ``"10m"``) and stops early on
+    With no schedule option, a plain run carves a validation split, chooses the loss, lr and
+    L2 on it by successive halving within ``search_budget`` (default ``"10m"``), stops early on
     validation Recall@20 (docs/training.md). ``model="pop"`` is the most-popular ranking.
     Named datasets are read from ``data_dir`` (default: the user cache), downloaded when
     missing unless ``download=False``. ``monitor_test`` logs test metrics at every
@@ -193,7 +193,7 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
     search_report = None
     if configs.search is not None and not resume:
         model, train_config, search_report, optim_state = _search(
-            configs, data, sampler, trainer_for, validate, cosine, log)
+            configs, data, sampler, trainer_for, validate, log)
         if writer:  # the chosen schedule, so that --resume continues it
             config = rundir.read_config(run_dir)
             rundir.write_config(run_dir, {**config, "train": train_config.to_json(),
@@ -203,7 +203,8 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
         trainer = trainer_for(
             model, train_config, run_dir=run_dir, progress=progress,
             monitors={"test": ranking_evaluator(data.known, data.test, ks)}
-            if monitor_test else None)
+            if monitor_test else None,
+            start_metric=search_report["best"] if search_report else None)
         if search_report is not None:  # the winner continues with its optimiser's state
             trainer.optimizer.load_state_dict(optim_state)
         fit = trainer.fit(resume=resume)
@@ -274,20 +275,21 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
 
 
 def _search(configs: RunConfigs, data: PreparedData, sampler: BPRSampler,
-            trainer_for: Callable[..., Trainer], validate, cosine: bool, log: Log):
-    """Successive halving over lr and L2 (``train.search``): the winning model, the schedule
+            trainer_for: Callable[..., Trainer], validate, log: Log):
+    """Successive halving over loss, lr and L2 (``train.search``): the winning model, the schedule
     it continues with (the epochs it has left), the search's record, its optimiser state."""
     train_config = configs.train
     result = successive_halving(
         configs.search, train_config,
-        lambda: build_model(configs.model, data.train, train_config.seed, cosine=cosine),
+        lambda loss: build_model(configs.model, data.train, train_config.seed,
+                                 cosine=loss == "ccl"),
         trainer_for, validate,
         horizon=max(1, min(configs.search.max_epochs, train_config.epochs // 2)), log=log)
     winner = result.winner
     report = result.report(configs.search, train_config.metric)
-    log(f"search: chose lr {winner.lr:g}, l2 {winner.l2:g} ({report['best']:.4f} "
+    log(f"search: chose {winner.loss}, lr {winner.lr:g}, l2 {winner.l2:g} ({report['best']:.4f} "
         f"{train_config.metric} after {winner.epochs} epochs, {result.seconds:.0f}s)")
-    chosen = replace(train_config, lr=winner.lr, l2=winner.l2,
+    chosen = replace(train_config, loss=winner.loss, lr=winner.lr, l2=winner.l2,
                      epochs=max(1, train_config.epochs - winner.epochs))
     return winner.model, chosen, report, winner.trainer.optimizer.state_dict()
 

@@ -7,11 +7,12 @@ a name with training take a ``peel_`` prefix: ``peel_epochs``, ``peel_lr``...). 
 them all. An unknown option, or one that the method does not use, is refused by name.
 
 The defaults of a plain run (method ``full``) are chosen to work on any dataset
-(docs/training.md): the loss is ``DEFAULT_LOSS``; a validation split (``DEFAULT_VALID_RATIO``
-of each user's training events) is carved whenever training validates; and when no
-schedule option (``SCHEDULE``) is given, the learning rate and L2 weight are chosen on
-validation by successive halving (``train.search``) in ``search_budget`` (10 minutes unless
-given). Any option given explicitly wins over these defaults.
+(docs/training.md): a validation split (``DEFAULT_VALID_RATIO`` of each user's training
+events) is carved whenever training validates; when no schedule option (``SCHEDULE``) is
+given, the learning rate and L2 weight are chosen on
+validation, together with the loss (CCL or BPR), by successive halving (``train.search``) in
+``search_budget`` (10 minutes unless given); without the search the loss is
+``DEFAULT_LOSS``. Any option given explicitly wins over these defaults.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.models.config import ModelConfig
 from elasticrec.peel.config import PeelConfig
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.halving import L2_GRID, LR_GRID, SearchConfig, parse_duration
+from elasticrec.train.halving import LOSS_GRID, LR_GRID, SearchConfig, parse_duration
 
 METHODS = ("full", "rule", "peel")
 _DATA = {f.name for f in fields(DataConfig)} - {"dataset", "seed"}
@@ -37,7 +38,7 @@ _PEEL = ({f.name for f in fields(PeelConfig)} - _PEEL_SHARED) | {
     f"peel_{name}" for name in _PEEL_SHARED - {"seed"}}
 RULE_VALID_RATIO = 0.1  # RULE labels its estimator on validation events
 DEFAULT_VALID_RATIO = 0.1  # a plain run that validates holds out this share for it
-DEFAULT_LOSS = "ccl"  # a plain run's loss, chosen on validation (docs/results/base_models.md)
+DEFAULT_LOSS = "bpr"  # a plain run's loss when nothing searches it (docs/training.md)
 # options that set the training schedule: given any, no search runs unless search_budget is
 SCHEDULE = frozenset({"lr", "l2", "epochs", "batch_size", "lr_decay", "lr_min", "loss",
                       "n_negatives", "margin", "neg_weight", "sampling"})
@@ -111,11 +112,11 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
                 raise ElasticrecError("search_budget needs a validation split: "
                                       "eval_every > 0 and valid_ratio > 0")
         else:
-            loss = train["loss"]
             search = SearchConfig(
                 **({"budget_seconds": seconds} if seconds else {}),
+                losses=(options["loss"],) if "loss" in options else LOSS_GRID,
                 lrs=(train["lr"],) if "lr" in train else LR_GRID,
-                l2s=(train["l2"],) if "l2" in train else L2_GRID[loss])
+                l2s=(train["l2"],) if "l2" in train else None)
     elastic = ElasticConfig(**pick(_ELASTIC)) if method != "full" else None
     peel = None
     if method == "peel":

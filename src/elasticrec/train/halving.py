@@ -9,45 +9,56 @@ epoch and validation times; the loop that runs the plan is ``train.search``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from elasticrec.checks import check
 
-# The grids, by loss: Adam learning rates, and L2 weights on the batch's ego rows.
+# The grids: losses, Adam learning rates, and L2 weights on the batch's ego rows by loss.
+LOSS_GRID = ("ccl", "bpr")
 LR_GRID = (1e-3, 3e-3, 1e-2)
-L2_GRID = {"bpr": (1e-5, 1e-4, 1e-3), "ccl": (1e-6, 1e-5, 1e-4)}
+L2_GRID = {"bpr": (1e-3, 1e-2, 1e-1), "ccl": (1e-6, 1e-5, 1e-4)}
 DEFAULT_BUDGET_SECONDS = 600.0  # 10 minutes
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     budget_seconds: float = DEFAULT_BUDGET_SECONDS  # wall time for the whole search
+    losses: tuple[str, ...] = LOSS_GRID  # the losses tried
     lrs: tuple[float, ...] = LR_GRID
-    l2s: tuple[float, ...] = field(default=L2_GRID["ccl"])
+    l2s: tuple[float, ...] | None = None  # None: each loss's own grid (L2_GRID)
     eta: int = 3  # keep the best 1/eta of the trials at every rung
-    max_epochs: int = 9  # the most epochs a trial trains within the search
+    max_epochs: int = 27  # the most epochs a trial trains within the search
 
     def __post_init__(self) -> None:
         check(self.budget_seconds > 0, "search_budget", self.budget_seconds,
               "a positive duration (e.g. 90s, 10m, 1h)")
+        check(len(self.losses) > 0 and all(x in L2_GRID for x in self.losses), "losses",
+              self.losses, f"some of {tuple(L2_GRID)}")
         check(len(self.lrs) > 0 and all(x > 0 for x in self.lrs), "lrs", self.lrs,
               "positive learning rates")
-        check(len(self.l2s) > 0 and all(x >= 0 for x in self.l2s), "l2s", self.l2s,
-              "L2 weights >= 0")
+        check(self.l2s is None or (len(self.l2s) > 0 and all(x >= 0 for x in self.l2s)),
+              "l2s", self.l2s, "L2 weights >= 0, or None")
         check(self.eta >= 2, "eta", self.eta, "an integer >= 2")
         check(self.max_epochs >= 1, "max_epochs", self.max_epochs, "a positive integer")
 
-    def grid(self) -> list[tuple[float, float]]:
-        """Every (lr, l2), nearest the grid's centre first (the order a cut keeps)."""
-        pairs = [(i, j) for i in range(len(self.lrs)) for j in range(len(self.l2s))]
-        ci, cj = (len(self.lrs) - 1) / 2, (len(self.l2s) - 1) / 2
-        pairs.sort(key=lambda p: (abs(p[0] - ci) + abs(p[1] - cj), p))
-        return [(self.lrs[i], self.l2s[j]) for i, j in pairs]
+    def grid(self) -> list[tuple[str, float, float]]:
+        """Every (loss, lr, l2): per loss, nearest its grid's centre first; the losses taken
+        in turn (the order a cut keeps)."""
+        per_loss = []
+        for loss in self.losses:
+            l2s = self.l2s if self.l2s is not None else L2_GRID[loss]
+            pairs = [(i, j) for i in range(len(self.lrs)) for j in range(len(l2s))]
+            ci, cj = (len(self.lrs) - 1) / 2, (len(l2s) - 1) / 2
+            pairs.sort(key=lambda p: (abs(p[0] - ci) + abs(p[1] - cj), p))
+            per_loss.append([(loss, self.lrs[i], l2s[j]) for i, j in pairs])
+        return [t for rank in itertools.zip_longest(*per_loss) for t in rank if t is not None]
 
     def to_json(self) -> dict:
-        return {**asdict(self), "lrs": list(self.lrs), "l2s": list(self.l2s)}
+        return {**asdict(self), "losses": list(self.losses), "lrs": list(self.lrs),
+                "l2s": None if self.l2s is None else list(self.l2s)}
 
 
 def parse_duration(value: str | float | int) -> float:
@@ -85,9 +96,9 @@ def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float,
     """(trials, r0): the most trials (up to the grid), then the most epochs ``r0``, whose
     plan fits the budget, no trial training more than ``horizon`` epochs."""
     eta = config.eta
-    for n in range(len(config.lrs) * len(config.l2s), 1, -1):
+    for n in range(len(config.grid()), 1, -1):
         rungs = len(rung_plan(n, 1, eta))
-        r_max = max(1, horizon // eta ** (rungs - 1))
+        r_max = horizon // eta ** (rungs - 1)  # 0: too many rungs for the horizon
         fits = [r0 for r0 in range(1, r_max + 1)
                 if plan_cost(n, r0, eta, epoch_s, eval_s) <= config.budget_seconds]
         if fits:

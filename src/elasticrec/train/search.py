@@ -28,6 +28,7 @@ from elasticrec.train.trainer import Evaluator, Trainer
 
 @dataclass
 class Trial:
+    loss: str
     lr: float
     l2: float
     trainer: Trainer
@@ -45,7 +46,8 @@ class Trial:
             self.trainer.train_epoch(self.epochs, self.rng)
 
     def record(self) -> dict:
-        return {"lr": self.lr, "l2": self.l2, "epochs": self.epochs, "rungs": self.scores}
+        return {"loss": self.loss, "lr": self.lr, "l2": self.l2, "epochs": self.epochs,
+                "rungs": self.scores}
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class SearchResult:
     seconds: float
 
     def report(self, config: SearchConfig, metric: str) -> dict:
-        return {"lr": self.winner.lr, "l2": self.winner.l2, "epochs": self.winner.epochs,
+        return {"loss": self.winner.loss, "lr": self.winner.lr, "l2": self.winner.l2,
+                "epochs": self.winner.epochs,
                 "metric": metric, "best": self.winner.scores[-1][metric]
                 if self.winner.scores else None, "r0": self.r0,
                 "seconds": self.seconds, "config": config.to_json(),
@@ -64,13 +67,14 @@ class SearchResult:
 
 
 def successive_halving(
-    config: SearchConfig, base: TrainConfig, make_model: Callable[[], Recommender],
+    config: SearchConfig, base: TrainConfig, make_model: Callable[[str], Recommender],
     make_trainer: Callable[[Recommender, TrainConfig], Trainer], validate: Evaluator,
     *, horizon: int, log: Callable[[str], None] = lambda _m: None,
 ) -> SearchResult:
     """Successive halving over ``config``'s grid; ``base`` gives every other training field.
 
-    ``make_model`` builds a fresh model (the same seed for every trial), ``make_trainer``
+    ``make_model(loss)`` builds a fresh model for a loss (the same seed for every trial),
+    ``make_trainer``
     a trainer for it; ``validate`` scores a model on validation (``base.metric`` decides).
     """
     t_start = time.perf_counter()
@@ -78,9 +82,10 @@ def successive_halving(
     grid = config.grid()
     seed = base.seed
 
-    def new_trial(lr: float, l2: float) -> Trial:
-        cfg = replace(base, lr=lr, l2=l2)
-        return Trial(lr, l2, make_trainer(make_model(), cfg), np.random.default_rng(seed))
+    def new_trial(loss: str, lr: float, l2: float) -> Trial:
+        cfg = replace(base, loss=loss, lr=lr, l2=l2)
+        return Trial(loss, lr, l2, make_trainer(make_model(loss), cfg),
+                     np.random.default_rng(seed))
 
     def score(trial: Trial) -> float:
         trial.model.eval()
@@ -98,7 +103,7 @@ def successive_halving(
     n, r0 = choose_plan(replace(config, budget_seconds=max(config.budget_seconds - spent,
                                                            1e-9)),
                         epoch_s, eval_s, horizon)
-    log(f"search: {n} of {len(grid)} (lr, l2) pairs, {r0} epoch(s) at rung 0 "
+    log(f"search: {n} of {len(grid)} (loss, lr, l2) trials, {r0} epoch(s) at rung 0 "
         f"({epoch_s:.1f}s per epoch, {eval_s:.1f}s per validation, budget "
         f"{config.budget_seconds:.0f}s)")
     trials = [first] + [new_trial(*pair) for pair in grid[1:n]]
@@ -112,7 +117,8 @@ def successive_halving(
             values.append(trial.scores[-1][metric])
         order = np.argsort(-np.asarray(values), kind="stable")
         log(f"search rung {rung}: {epochs} epoch(s): " + ", ".join(
-            f"lr {alive[i].lr:g} l2 {alive[i].l2:g} {metric} {values[i]:.4f}" for i in order))
+            f"{alive[i].loss} lr {alive[i].lr:g} l2 {alive[i].l2:g} {metric} {values[i]:.4f}"
+            for i in order))
         alive = [alive[i] for i in order[: math.ceil(len(alive) / config.eta)]]
     winner = alive[0]
     for trial in trials:  # free the other trials' tables

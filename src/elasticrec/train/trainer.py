@@ -88,7 +88,10 @@ class Trainer:
         log: Callable[[str], None] | None = None,
         objective: Objective | None = None,
         distributed: DistContext = SINGLE,
+        start_metric: float | None = None,
     ) -> None:
+        """``start_metric``: the validation score the model already has (it was trained
+        before, e.g. by the search); it stays the best, as epoch 0, until an epoch beats it."""
         self.model, self.sampler, self.config = model, sampler, config
         self.dist = distributed
         self._net: torch.nn.Module = model  # what a step runs: the model, or its DDP wrapper
@@ -100,6 +103,7 @@ class Trainer:
         self.progress = progress and distributed.is_writer
         self.log = log if log is not None and distributed.is_writer else (lambda _msg: None)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+        self.start_metric = start_metric
 
     def step(self, users: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
         u = torch.from_numpy(users)
@@ -124,6 +128,10 @@ class Trainer:
         history: list[dict] = []
         if resume:
             state = self._resume(rng, shard, history)
+        elif self.start_metric is not None and self.validate is not None:
+            state["best_metric"] = self.start_metric
+            if ctx.is_writer:
+                self._keep_best()
         self._net = data_parallel(ctx, self.model)  # DDP starts every rank from rank 0's model
         start_epoch = state["epoch"] + 1
         stopped_early = False
@@ -149,7 +157,8 @@ class Trainer:
         self._restore_best()
         epochs_run = state["epoch"]
         return TrainResult(
-            epochs_run=epochs_run, best_epoch=state["best_epoch"] or epochs_run,
+            epochs_run=epochs_run,
+            best_epoch=state["best_epoch"] if state["best_metric"] is not None else epochs_run,
             best_metric=state["best_metric"], seconds=state["seconds"],
             seconds_per_epoch=float(np.mean([h["train_seconds"] for h in history]))
             if history else 0.0,

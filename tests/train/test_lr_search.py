@@ -37,19 +37,31 @@ def test_the_chosen_plan_fits_the_budget(budget):
     assert bigger >= (n, r0)  # more budget never buys a smaller search
 
 
+def test_a_short_horizon_cuts_the_grid_rather_than_exceeding_it():
+    n, r0 = choose_plan(SearchConfig(budget_seconds=1e6), 0.1, 0.1, horizon=2)
+    assert rung_plan(n, r0, 3)[-1][1] <= 2 and n == 3
+
+
 def test_durations_and_the_grid():
     assert parse_duration("90s") == 90 and parse_duration("10m") == 600
     assert parse_duration("1.5h") == 5400 and parse_duration(30) == 30
     with pytest.raises(ValueError, match="search_budget='ten'"):
         parse_duration("ten")
-    grid = SearchConfig(lrs=(1, 2, 3), l2s=(4, 5, 6)).grid()
-    assert grid[0] == (2, 5) and sorted(grid) == [(a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
+    grid = SearchConfig(losses=("bpr",), lrs=(1, 2, 3), l2s=(4, 5, 6)).grid()
+    assert grid[0] == ("bpr", 2, 5)
+    assert sorted(grid) == [("bpr", a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
+    both = SearchConfig().grid()  # the losses in turn, each from its grid's centre
+    assert [t[0] for t in both[:4]] == ["ccl", "bpr", "ccl", "bpr"]
+    assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 3e-3, 1e-2)
+    assert len(both) == 18 and len(set(both)) == 18
 
 
 def test_defaults_search_only_without_schedule_options():
     plain = make_configs("d", "mf", "full", {})
     assert plain.search is not None and plain.data.valid_ratio == 0.1
-    assert plain.train.loss == "ccl"
+    assert plain.search.losses == ("ccl", "bpr") and plain.train.loss == "bpr"
+    assert make_configs("d", "mf", "full", {"loss": "ccl", "search_budget": 60}
+                        ).search.losses == ("ccl",)
     assert make_configs("d", "mf", "full", {"epochs": 5}).search is None
     assert make_configs("d", "mf", "full", {"lr": 0.01}).search is None
     only_l2 = make_configs("d", "mf", "full", {"lr": 0.01, "search_budget": "2m"}).search
@@ -91,11 +103,26 @@ def test_the_search_never_reads_the_test_split(tmp_path):
     for s in searches:
         s.pop("seconds")
     assert searches[0] == searches[1]
-    assert len(searches[0]["trials"]) == 9
+    assert len(searches[0]["trials"]) == 18
     np.testing.assert_array_equal(runs[0].embeddings.item, runs[1].embeddings.item)
     np.testing.assert_array_equal(runs[0].embeddings.user, runs[1].embeddings.user)
     assert runs[0].result["recall@20"] != runs[1].result["recall@20"]
     # the run reports the epochs the winner trained in the search and after it
     result = runs[0].result
     assert result["epochs"] >= result["search"]["epochs"] >= 1
-    assert result["lr"] == result["search"]["lr"] and result["l2"] == result["search"]["l2"]
+    assert [result[k] for k in ("loss", "lr", "l2")] == [result["search"][k]
+                                                          for k in ("loss", "lr", "l2")]
+
+
+def test_a_searched_run_resumes_its_choice_without_searching_again(tmp_path):
+    data = write_split(tmp_path / "data", lambda u, b, rng: [10 * b + 9])
+    options = dict(model="mf", dim=8, search_budget="1h", eval_every=1, patience=0, **QUIET)
+    first = elasticrec.fit(data, out=tmp_path / "run", epochs=8, **options)
+    search = json.loads((first.path / "config.json").read_text())["search"]
+    assert search["epochs"] == 3 and len(search["trials"]) == 9  # 8 // 2 epochs: two rungs
+    assert first.result["epochs"] == 8
+    again = elasticrec.fit(data, out=tmp_path / "run", epochs=10, resume=True, **options)
+    assert json.loads((again.path / "config.json").read_text())["search"] == search
+    lines = (again.path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 8))
+    assert again.result["epochs"] == 10 and again.result["lr"] == search["lr"]
