@@ -85,7 +85,10 @@ def test_only_the_chosen_command_is_imported():
             "print(sorted(m for m in sys.modules if m.startswith('elasticrec.cli.')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": str(SRC)}, check=True)
-    assert proc.stdout.strip().splitlines()[-1] == "['elasticrec.cli.recommend']"
+    # cli.common (the shared options and the one-line error path; standard library only) and
+    # the chosen command, no other command
+    assert proc.stdout.strip().splitlines()[-1] == \
+        "['elasticrec.cli.common', 'elasticrec.cli.recommend']"
 
 
 def test_top_level_help_lists_every_command(capsys):

@@ -29,6 +29,7 @@ from elasticrec.elastic.select import (
 )
 from elasticrec.elastic.state import ElasticState, load_elastic, save_elastic
 from elasticrec.embeddings import RunEmbeddings
+from elasticrec.errors import ElasticrecError
 from elasticrec.export.builder import BuildOptions, build, plan, write_package
 from elasticrec.export.evaluate import evaluate_package
 from elasticrec.format.sizes import device_bytes
@@ -178,7 +179,7 @@ def test_rule_selection_round_trips_through_the_run_directory(tmp_path):
 
 def test_a_damaged_elastic_file_is_refused_with_its_name(tmp_path):
     (tmp_path / "elastic.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
-    with pytest.raises(ValueError, match=r"elastic\.safetensors"):
+    with pytest.raises(ElasticrecError, match=r"elastic\.safetensors"):
         load_elastic(tmp_path)
     with pytest.raises(FileNotFoundError, match="method rule"):
         load_elastic(tmp_path / "nowhere")

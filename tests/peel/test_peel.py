@@ -165,7 +165,7 @@ def test_personalise_is_the_same_in_parallel_processes_and_round_trips(tmp_path)
     assert back.config == cfg and back.report["cluster_sizes"] == one.report["cluster_sizes"]
     np.testing.assert_array_equal(back.weights, one.weights)
     (tmp_path / "peel.safetensors").write_bytes(b"junk")
-    with pytest.raises(ValueError, match=r"peel\.safetensors: unreadable"):
+    with pytest.raises(ElasticrecError, match=r"peel\.safetensors: unreadable"):
         load_peel(tmp_path)
 
 

@@ -47,7 +47,7 @@ from elasticrec.pipeline import rundir
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.options import RunConfigs, make_configs
 from elasticrec.pipeline.run import Run
-from elasticrec.train.checkpoint import check_resumable
+from elasticrec.train.checkpoint import CHECKPOINT_FILE, check_resumable
 from elasticrec.train.config import TrainConfig
 from elasticrec.train.distributed import SINGLE, DistContext
 from elasticrec.train.search import successive_halving
@@ -145,7 +145,9 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
         rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
         rundir.seal(run_dir, config)
     except Exception as exc:
-        if new_run:  # a new run that failed leaves the file system as it was
+        # A new run that failed leaves the file system as it was, unless it got as far as a
+        # checkpoint: then it is kept for --resume (a lost rank, a full disk, an interrupt).
+        if new_run and not (run_dir / CHECKPOINT_FILE).is_file():
             _restore(run_dir, before)
         error = _user_error(exc, configs)
         if error is exc:
