@@ -336,17 +336,18 @@ def plot(records: list[dict]) -> None:
     for ax, (dataset, model) in zip(axes[0], pairs, strict=True):
         rows = [r for r in records if r["dataset"] == dataset and r["model"] == model]
         full = next((r for r in rows if r["method"] == "full"), None)
-        for method in METHODS:
-            for dtype in sorted({r["value_dtype"] for r in rows if r["method"] == method}):
-                pts = sorted((float(r["budget"].rstrip("%")), r["recall@20"]) for r in rows
-                             if r["method"] == method and r["value_dtype"] == dtype
-                             and r.get("recall@20") is not None)
-                if pts:
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=f"{method} {dtype}")
+        for method in METHODS:  # each method at its best value dtype for the budget
+            best: dict[float, float] = {}
+            for r in rows:
+                if r["method"] == method and r.get("recall@20") is not None:
+                    b = float(r["budget"].rstrip("%"))
+                    best[b] = max(best.get(b, 0.0), r["recall@20"])
+            if best:
+                ax.plot(*zip(*sorted(best.items()), strict=True), marker="o", label=method)
         if full is not None:
             ax.axhline(full["recall@20"], color="k", ls="--", lw=1, label="full")
         ax.set(xscale="log", xlabel="budget (% of the full float32 item table)",
-               ylabel="Recall@20", title=f"{dataset}, {model}")
+               ylabel="Recall@20 (best value dtype)", title=f"{dataset}, {model}")
         ax.legend(fontsize=6)
     fig.tight_layout()
     results.save_figure(fig, OUT.with_suffix(".png"))

@@ -109,9 +109,12 @@ def fit_on_labels(config: ElasticConfig, item_group: np.ndarray, configs: np.nda
     report: dict = {"n_labelled": len(configs), "n_fit": len(fit_on), "n_held_out": n_test,
                     "estimator": config.estimator}
     chosen = None
+
+    def pick(idx: np.ndarray) -> np.ndarray | None:
+        return None if precisions is None else precisions[idx]
+
     for kind in ESTIMATORS:
         t0 = time.perf_counter()
-        pick = (lambda idx: None) if precisions is None else (lambda idx: precisions[idx])
         params = fit_estimator(configs[fit_on], labels[fit_on], EstimatorConfig(seed=seed), kind,
                                precisions=pick(fit_on))
         seconds = time.perf_counter() - t0

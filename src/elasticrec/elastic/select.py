@@ -7,8 +7,8 @@ entry a pair can add to the header's order list, plus a few bytes for the digits
 tensor shapes and offsets may gain and for padding. The price is never below the real size
 (tested), so the builder's exact check afterwards always passes; it is within a few bytes
 per pair of it. (Until issue 13 the fixed part was the header of the package with *every*
-block, about 11 kB on ml-100k with 20 x 16 pairs: that alone made one block per group
-infeasible at 5% of the table.)
+block: on ml-100k with 20 x 16 pairs it priced one block per group 2,000 bytes above this
+bound, budget that no block could use.)
 
 Three ways to fill a budget, all over the same elastic model:
 
