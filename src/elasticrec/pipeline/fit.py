@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from elasticrec.atomic import write_text
+from elasticrec.atomic import write_bytes, write_text
 from elasticrec.checks import ConfigError
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.prepare import PreparedData, split_dataset
@@ -46,7 +46,7 @@ from elasticrec.pipeline import rundir
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.options import RunConfigs, make_configs
 from elasticrec.pipeline.run import Run
-from elasticrec.train.checkpoint import check_resumable
+from elasticrec.train.checkpoint import CHECKPOINT_FILE, check_resumable
 from elasticrec.train.distributed import SINGLE, DistContext
 from elasticrec.train.trainer import Trainer
 from elasticrec.version import __version__
@@ -113,6 +113,7 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     if resume and writer:
         check_resumable(run_dir, configs.train.to_json())
     new_run, before = writer and saved is None, _entries(run_dir)
+    kept = _resume_point(run_dir) if writer and resume else None
     try:
         if writer:  # rank 0 checks and writes the folder
             _open_folder(run_dir, config, saved, ds if source.in_memory else None)
@@ -128,6 +129,8 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     except Exception as exc:
         if new_run:  # a new run that failed leaves the file system as it was
             _restore(run_dir, before)
+        elif kept is not None:  # a resume refused before it trained leaves the run sealed
+            _reseal(run_dir, kept)
         error = _user_error(exc, configs)
         if error is exc:
             raise
@@ -286,6 +289,23 @@ def _physical_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def _resume_point(run_dir: Path) -> tuple[bytes | None, tuple[int, int]]:
+    """The run's completion record (if any) and its checkpoint's (size, mtime): what a
+    resume that fails before its first epoch must find again."""
+    record = run_dir / rundir.MANIFEST_FILE
+    info = (run_dir / CHECKPOINT_FILE).stat()
+    return (record.read_bytes() if record.is_file() else None,
+            (info.st_size, info.st_mtime_ns))
+
+
+def _reseal(run_dir: Path, kept: tuple[bytes | None, tuple[int, int]]) -> None:
+    record, checkpoint = kept
+    path = run_dir / CHECKPOINT_FILE
+    if record is not None and path.is_file() and (
+            path.stat().st_size, path.stat().st_mtime_ns) == checkpoint:
+        write_bytes(run_dir / rundir.MANIFEST_FILE, record)
 
 
 def _entries(run_dir: Path) -> set[str] | None:
