@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from elasticrec.atomic import write_text
+from elasticrec.atomic import write_bytes, write_text
 from elasticrec.checks import ConfigError
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.prepare import PreparedData, split_dataset
@@ -129,6 +129,7 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     if resume and writer:
         check_resumable(run_dir, configs.train.to_json())
     new_run, before = writer and saved is None, _entries(run_dir)
+    kept = _resume_point(run_dir) if writer and resume else None
     try:
         if writer:  # rank 0 checks and writes the folder
             _open_folder(run_dir, config, saved, ds if source.in_memory else None)
@@ -149,6 +150,8 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
         # checkpoint: then it is kept for --resume (a lost rank, a full disk, an interrupt).
         if new_run and not (run_dir / CHECKPOINT_FILE).is_file():
             _restore(run_dir, before)
+        elif kept is not None:  # a resume refused before it trained leaves the run sealed
+            _reseal(run_dir, kept)
         error = _user_error(exc, configs)
         if error is exc:
             raise
@@ -361,6 +364,23 @@ def _physical_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def _resume_point(run_dir: Path) -> tuple[bytes | None, tuple[int, int]]:
+    """The run's completion record (if any) and its checkpoint's (size, mtime): what a
+    resume that fails before its first epoch must find again."""
+    record = run_dir / rundir.MANIFEST_FILE
+    info = (run_dir / CHECKPOINT_FILE).stat()
+    return (record.read_bytes() if record.is_file() else None,
+            (info.st_size, info.st_mtime_ns))
+
+
+def _reseal(run_dir: Path, kept: tuple[bytes | None, tuple[int, int]]) -> None:
+    record, checkpoint = kept
+    path = run_dir / CHECKPOINT_FILE
+    if record is not None and path.is_file() and (
+            path.stat().st_size, path.stat().st_mtime_ns) == checkpoint:
+        write_bytes(run_dir / rundir.MANIFEST_FILE, record)
 
 
 def _entries(run_dir: Path) -> set[str] | None:
