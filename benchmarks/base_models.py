@@ -126,6 +126,9 @@ def cmd_table(args: argparse.Namespace) -> None:
               "valid_ratio", "seconds", "seconds_per_epoch", "resumed", "argv", "date",
               "commit"]
     searched = [r for r in defaults if r.get("search_trials")]
+    have = {(r["dataset"], r["model"]) for r in defaults}
+    missing = [f"{d} {m}" for d in DATASETS for m in ("pop", "mf", "lightgcn")
+               if (d, m) not in have]
     cols_s = ["dataset", "model", "search_trials", "search_valid_ccl", "search_epochs_ccl",
               "search_valid_bpr", "search_epochs_bpr", "loss", "lr", "l2"]
     text = "\n\n".join([
@@ -139,6 +142,8 @@ def cmd_table(args: argparse.Namespace) -> None:
         "`beats_pop`: test Recall@20 above the most-popular ranking's; `of_best`: the share "
         "of the best Recall@20 recorded for that dataset (any row of this file).",
         results.markdown_table(defaults, cols_d),
+        "Not measured (no finished default run recorded): " + ", ".join(missing) + "."
+        if missing else "Every shared dataset has its three rows.",
         "## The loss, chosen on validation",
         "The best validation Recall@20 each loss reached in the default run's search, and "
         "the epochs it had trained then (successive halving: the losers stop early); "
