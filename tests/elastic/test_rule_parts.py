@@ -181,7 +181,7 @@ def test_a_damaged_elastic_file_is_refused_with_its_name(tmp_path):
     (tmp_path / "elastic.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     with pytest.raises(ElasticrecError, match=r"elastic\.safetensors"):
         load_elastic(tmp_path)
-    with pytest.raises(FileNotFoundError, match="method rule"):
+    with pytest.raises(ElasticrecError, match="method rule"):
         load_elastic(tmp_path / "nowhere")
 
 
