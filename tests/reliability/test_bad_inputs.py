@@ -228,7 +228,7 @@ OPTIONS = [
                                     "--out", "rule"), "rule"),
     Case("export-out-under-a-file", ("export", "good", "--budget", "5KB", "--user", "u1",
                                      "--out", "events.csv/p.erpkg"), "events.csv"),
-    Case("export-dtype-unknown", (*EXPORT, "--dtype", "int4"), "--dtype"),
+    Case("export-dtype-unknown", (*EXPORT, "--dtype", "int3"), "--dtype"),
     Case("evaluate-k-zero", ("evaluate", "good", "--k", "0"), "--k"),
 ]
 
