@@ -85,6 +85,9 @@ def test_refusals_name_the_input():
     assert issubclass(elasticrec.BudgetExceeded, elasticrec.ElasticrecError)
     with pytest.raises(elasticrec.ElasticrecError, match="layout ndarray is not"):
         elasticrec.export_embeddings(emb, None, layout=np.ones(N_ITEMS, dtype=int))
+    with pytest.raises(elasticrec.ConfigError, match=r"RaggedSelection\.widths maximum"):
+        elasticrec.export_embeddings(emb, None,
+                                     layout=elasticrec.RaggedSelection(np.full(N_ITEMS, 17)))
 
 
 @pytest.mark.parametrize(("labels", "kinds"), [

@@ -151,9 +151,10 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str | None, *,
     user, an evaluation bundle whose single-user packages fit the budget). ``item_ids``:
     ``"auto"`` (the smallest exact id map) or ``"catalogue"`` (a reference to the device's
     catalogue: see ``runtime.load(..., catalogue=)``). A budget that holds no item value
-    raises ``BudgetExceeded``. The manifest's method is ``dense-truncate`` for a dense
-    layout, ``given-truncate`` for another. ``info`` holds the shipped ``level`` (the dense
-    ``width``) and, for a bundle, each single-user package's size (``device_bytes``).
+    raises ``BudgetExceeded``, a layout that does not match the tables ``ConfigError``. The
+    manifest's method is ``dense-truncate`` for a dense layout, ``given-truncate`` for
+    another. ``info`` holds the shipped ``level`` (the dense ``width``) and, for a bundle,
+    each single-user package's size (``device_bytes``).
 
     >>> emb = elasticrec.RunEmbeddings(user=u, item=v, dataset="mine",  # doctest: +SKIP
     ...     dataset_fingerprint="-", model="mf", user_labels=users, item_labels=items)
