@@ -2,7 +2,7 @@
 
 For each dataset in ``ELASTICREC_DATA`` (ids in row order, as the project's loaders give
 them), every exact map that represents its ids is priced as the package holds it
-(``runtime.id_map_bytes``: the manifest entry, escaped as the header holds it, plus any tensor
+(``runtime.id_map_costs``: the manifest entry, escaped as the header holds it, plus any tensor
 and its header entry), beside the one the builder picks (``chosen``) and a catalogue
 reference.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +28,6 @@ import numpy as np
 import elasticrec
 from benchmarks.results import RESULTS_DIR, markdown_table, measured, provenance, upsert
 from elasticrec import runtime
-from elasticrec.atomic import write_text
-from elasticrec.budget.fit import BudgetExceeded
-from elasticrec.budget.selection import DenseSelection
-from elasticrec.embeddings import RunEmbeddings
-from elasticrec.export.builder import BuildOptions, fit, item_id_kind, plan
-from elasticrec.format import ids as id_maps
-from elasticrec.format.ids import ItemIds
 
 DIM, SHARE = 64, 0.05
 DATASETS = ("ml-100k", "ml-latest-small", "amazon-grocery", "ciaodvd", "gowalla", "yelp2018")
@@ -58,60 +50,31 @@ def dataset_labels(data_dir: Path) -> dict[str, list[str]]:
     return out
 
 
-def maps(labels: list[str]) -> dict[str, ItemIds]:
-    """Every exact map kind of ``labels`` (with the sizes their tensors would take)."""
-    out = {"labels": ItemIds("labels", tuple(labels)),
-           "catalogue": id_maps.choose(labels, catalogue=True)[0]}
-    chosen = item_id_kind(labels)[0]
-    out[chosen.kind] = chosen
+def fitted_width(emb: elasticrec.RunEmbeddings, dtype: str, item_ids: str,
+                 budget: int) -> int | None:
     try:
-        ints = [int(x) for x in labels]
-    except ValueError:
-        ints = None
-    if ints is not None and [str(v) for v in ints] == labels:
-        arr = np.array(ints, dtype=np.int64)
-        out["int64"] = ItemIds("int64")
-        if arr.min() >= -2**31 and arr.max() < 2**31:
-            out["int32"] = ItemIds("int32")
-        if (np.diff(arr) > 0).all():
-            n = len(id_maps.encode_varints((np.diff(arr) - 1).astype(np.uint64)))
-            out["delta"] = ItemIds("delta", first=ints[0], n_bytes=n)
-            missing = int(arr[-1] - arr[0]) + 1 - len(arr)
-            if 0 < missing <= len(arr):
-                holes = np.setdiff1d(np.arange(arr[0], arr[-1] + 1), arr)
-                gaps = np.diff(np.concatenate([[arr[0]], holes])) - 1
-                out["holes"] = ItemIds("holes", start=ints[0], n_holes=missing,
-                                       n_bytes=len(id_maps.encode_varints(gaps)))
-    else:
-        out["front"] = ItemIds("front", n_bytes=len(id_maps.front_encode(labels)))
-    return out
-
-
-def fitted_width(emb: RunEmbeddings, options: BuildOptions, budget: int) -> int | None:
-    try:
-        return fit(emb, DenseSelection(DIM), options, budget).width
-    except BudgetExceeded:
+        shipped = elasticrec.export_embeddings(emb, budget, dtype=dtype, item_ids=item_ids)
+    except elasticrec.BudgetExceeded:
         return None
+    return shipped.info["width"]
 
 
 def records_for(name: str, labels: list[str]) -> list[dict]:
     n = len(labels)
     rng = np.random.default_rng(0)
-    emb = RunEmbeddings(user=rng.standard_normal((1, DIM), dtype=np.float32),
-                        item=rng.standard_normal((n, DIM), dtype=np.float32), dataset=name,
-                        dataset_fingerprint="random", model="random", user_labels=["0"],
-                        item_labels=labels)
-    base = plan(emb, DenseSelection(DIM), BuildOptions())
-    chosen = base.items.kind
+    emb = elasticrec.RunEmbeddings(user=rng.standard_normal((1, DIM), dtype=np.float32),
+                                   item=rng.standard_normal((n, DIM), dtype=np.float32),
+                                   dataset=name, dataset_fingerprint="random", model="random",
+                                   user_labels=["0"], item_labels=labels)
+    base = runtime.load_bytes(elasticrec.export_embeddings(emb, None).data).manifest
     budget = int(SHARE * n * DIM * 4)
     record = {"benchmark": "id_maps", "dataset": name, "model": "random", "method": "id_map",
-              "n_items": n, "chosen": chosen, "budget_bytes": budget, **provenance()}
-    for kind, ids in maps(labels).items():
-        record[f"{kind}_bytes"] = runtime.id_map_bytes(replace(base, items=ids))
+              "n_items": n, "chosen": base.items.kind, "budget_bytes": budget, **provenance()}
+    for kind, cost in runtime.id_map_costs(base, labels).items():
+        record[f"{kind}_bytes"] = cost
     for dtype in ("float32", "int4"):
         for how in ("auto", "catalogue"):
-            options = BuildOptions(value_dtype=dtype, item_ids=how)
-            record[f"width_5%_{dtype}_{how}"] = fitted_width(emb, options, budget)
+            record[f"width_5%_{dtype}_{how}"] = fitted_width(emb, dtype, how, budget)
     print(record, flush=True)
     return [record]
 
@@ -147,7 +110,7 @@ def write_markdown(records: list[dict], path: Path) -> None:
         "item table, with the chosen map or a catalogue reference; empty: not even a package "
         "without values fits.\n\n"
         + markdown_table(rows, widths) + "\n\n" + measured(rows) + "\n")
-    write_text(path, text)
+    elasticrec.write_text(path, text)
 
 
 if __name__ == "__main__":

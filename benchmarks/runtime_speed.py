@@ -47,12 +47,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+import elasticrec  # noqa: E402
 from benchmarks.results import RESULTS_DIR, markdown_table, measured, provenance, upsert  # noqa: E402
 from elasticrec import package_to_onnx, package_to_ort, runtime  # noqa: E402
-from elasticrec.atomic import write_text  # noqa: E402
-from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection  # noqa: E402
-from elasticrec.embeddings import RunEmbeddings  # noqa: E402
-from elasticrec.export.builder import BuildOptions, build, write_package  # noqa: E402
 
 N_ITEMS, DIM, K, HISTORY = 40_981, 64, 20, 27
 DTYPES = ("float32", "float16", "int8", "int4", "int2")
@@ -61,8 +58,8 @@ COLUMNS = ["layout", "value_dtype", "package_bytes", "min_ms", "p50_ms", "p99_ms
            "load_average"]
 
 
-def embeddings(rng: np.random.Generator) -> RunEmbeddings:
-    return RunEmbeddings(
+def embeddings(rng: np.random.Generator) -> elasticrec.RunEmbeddings:
+    return elasticrec.RunEmbeddings(
         user=rng.standard_normal((1, DIM), dtype=np.float32),
         item=(rng.standard_normal((N_ITEMS, DIM), dtype=np.float32) * 0.1),
         dataset="gowalla-shaped", dataset_fingerprint="random", model="random",
@@ -73,9 +70,9 @@ def selections(rng: np.random.Generator) -> dict:
     groups = rng.integers(0, 4, N_ITEMS)
     priorities = [list(rng.permutation(8)[:n]) for n in (8, 6, 4, 2)]
     return {
-        "dense": DenseSelection(DIM),
-        "blocks": BlockSelection.from_groups(8, groups, priorities),
-        "ragged": RaggedSelection(rng.integers(1, DIM + 1, N_ITEMS)),
+        "dense": elasticrec.DenseSelection(DIM),
+        "blocks": elasticrec.BlockSelection.from_groups(8, groups, priorities),
+        "ragged": elasticrec.RaggedSelection(rng.integers(1, DIM + 1, N_ITEMS)),
     }
 
 
@@ -87,7 +84,7 @@ def held_bytes(pkg: runtime.Package) -> int:
 
 
 def measure(data: bytes, path: Path, requests: int, rng: np.random.Generator) -> dict:
-    write_package(path, data)
+    elasticrec.write_bytes(path, data)
     loads = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -127,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for layout, selection in selections(rng).items():
             for dtype in DTYPES:
-                data = build(emb, selection, BuildOptions(value_dtype=dtype, users=(0,)))
+                data = elasticrec.export_embeddings(emb, None, user=0, dtype=dtype,
+                                                    layout=selection).data
                 record = {"benchmark": "runtime_speed", "dataset": "gowalla-shaped",
                           "model": "random", "method": "package", "layout": layout,
                           "value_dtype": dtype, "n_items": N_ITEMS, "dim": DIM, "k": K,
@@ -153,7 +151,7 @@ def write_markdown(records: list[dict], path: Path) -> None:
         "1-minute load average (times from a busy machine are longer); `onnx_bytes` / "
         "`ort_bytes`: the same package as an ONNX model and in the ORT format.\n\n"
         + markdown_table(rows, COLUMNS) + "\n\n" + measured(rows) + "\n")
-    write_text(path, text)
+    elasticrec.write_text(path, text)
 
 
 if __name__ == "__main__":

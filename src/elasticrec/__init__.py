@@ -50,6 +50,10 @@ _PUBLIC: dict[str, str] = {
     "parse_budget": "elasticrec.budget.units",
     "parse_stream_budget": "elasticrec.budget.units",
     "format_bytes": "elasticrec.budget.units",
+    "BudgetExceeded": "elasticrec.budget.fit",
+    "DenseSelection": "elasticrec.budget.selection",
+    "BlockSelection": "elasticrec.budget.selection",
+    "RaggedSelection": "elasticrec.budget.selection",
     "write_bytes": "elasticrec.atomic",
     "write_text": "elasticrec.atomic",
     "load_dataset": "elasticrec.data.dataset",
@@ -73,9 +77,12 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "DATASETS",
     "BenchData",
     "BenchSuite",
+    "BlockSelection",
+    "BudgetExceeded",
     "ConfigError",
     "DataConfig",
     "Dataset",
+    "DenseSelection",
     "DistContext",
     "ElasticConfig",
     "ElasticrecError",
@@ -83,6 +90,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "Interactions",
     "ModelConfig",
     "PeelConfig",
+    "RaggedSelection",
     "Run",
     "RunEmbeddings",
     "StreamRun",
@@ -119,6 +127,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.atomic import write_bytes, write_text
     from elasticrec.bench.runner import run_bench
     from elasticrec.bench.suites import BenchData, BenchSuite
+    from elasticrec.budget.fit import BudgetExceeded
+    from elasticrec.budget.selection import BlockSelection, DenseSelection, RaggedSelection
     from elasticrec.budget.units import format_bytes, parse_budget, parse_stream_budget
     from elasticrec.checks import ConfigError
     from elasticrec.data.config import DataConfig

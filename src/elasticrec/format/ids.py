@@ -112,6 +112,39 @@ def choose(labels: Sequence[str], *, catalogue: bool = False
     return min(candidates, key=lambda c: cost(c[0], len(labels)))
 
 
+def exact_maps(labels: Sequence[str]) -> dict[str, ItemIds]:
+    """Every map kind that names ``labels`` (row order) exactly, by kind, with the sizes their
+    tensors would take; ``choose`` picks one of these (or a catalogue reference). Kinds that
+    cannot represent the labels are absent (``range`` needs consecutive integers, ``delta``
+    increasing ones, ``holes`` a range at most half empty, ``front`` non-integer labels)."""
+    labels = [str(x) for x in labels]
+    if len(set(labels)) != len(labels):
+        raise ValueError("item labels repeat; a package needs one label per item")
+    out = {"labels": ItemIds("labels", tuple(labels)),
+           "catalogue": ItemIds("catalogue", fingerprint=catalogue_fingerprint(labels))}
+    ints = _canonical_ints(labels) if labels else None
+    if ints is None:
+        out["front"] = ItemIds("front", n_bytes=len(front_encode(labels)))
+        return out
+    arr = np.array(ints, dtype=np.int64)
+    gaps = np.diff(arr)
+    if (gaps == 1).all():
+        out["range"] = ItemIds("range", start=ints[0])
+    out["int64"] = ItemIds("int64")
+    if arr.min() >= -INT32_MAX - 1 and arr.max() <= INT32_MAX:
+        out["int32"] = ItemIds("int32")
+    if (gaps > 0).all():
+        out["delta"] = ItemIds("delta", first=ints[0],
+                               n_bytes=len(encode_varints((gaps - 1).astype(np.uint64))))
+        missing = int(arr[-1] - arr[0]) + 1 - len(arr)
+        if 0 < missing <= len(arr):
+            holes = np.setdiff1d(np.arange(arr[0], arr[-1] + 1), arr)
+            gaps_h = np.diff(np.concatenate([[arr[0]], holes])) - 1
+            out["holes"] = ItemIds("holes", start=ints[0], n_holes=missing,
+                                   n_bytes=len(encode_varints(gaps_h.astype(np.uint64))))
+    return out
+
+
 def cost(ids: ItemIds, n_items: int) -> int:
     """About what the map adds to a package: its manifest entry and its tensor."""
     entry = len(json.dumps(json.dumps(ids.to_json(), ensure_ascii=True, separators=(",", ":"))))

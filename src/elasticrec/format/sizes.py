@@ -11,9 +11,12 @@ largest of those, the one for the user whose label takes the most header bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 from elasticrec.format.container import container_size, encode_header
+from elasticrec.format.errors import PackageError
+from elasticrec.format.ids import exact_maps
 from elasticrec.format.manifest import Manifest
 from elasticrec.format.values import value_bytes
 
@@ -78,3 +81,18 @@ def id_map_bytes(manifest: Manifest) -> int:
         cost += (len(encode_header(manifest_json, specs).rstrip(b" "))
                  - len(encode_header(manifest_json, rest).rstrip(b" ")) + ids[0].nbytes)
     return cost
+
+
+def id_map_costs(manifest: Manifest, labels: Sequence[str]) -> dict[str, int]:
+    """What each exact item id map of ``labels`` (the package's items, in row order) would
+    take in the package ``manifest`` describes, by kind (``id_map_bytes`` of the manifest with
+    that map): to compare the map a package holds (``manifest.items.kind``) with the others.
+    Kinds that cannot name these labels are absent; ``catalogue`` is a reference only."""
+    if len(labels) != manifest.n_items:
+        raise PackageError(f"{len(labels)} item labels for a package of {manifest.n_items} "
+                           "items")
+    try:
+        maps = exact_maps(labels)
+    except ValueError as exc:
+        raise PackageError(str(exc)) from None
+    return {kind: id_map_bytes(replace(manifest, items=ids)) for kind, ids in maps.items()}

@@ -21,7 +21,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from elasticrec.budget.selection import DenseSelection
+from elasticrec.budget.selection import (
+    BlockSelection,
+    DenseSelection,
+    RaggedSelection,
+    Selection,
+)
 from elasticrec.budget.units import format_bytes, full_table_bytes, parse_budget
 from elasticrec.elastic.search import Infeasible, SearchConfig
 from elasticrec.elastic.select import STRATEGIES, rule_selection
@@ -88,50 +93,95 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
                 f"({request.strategy} in {info['seconds'] * 1000:.0f} ms, "
                 f"{info['estimator_calls']} estimates)")
     else:
-        options = BuildOptions(value_dtype=request.value_dtype, users=users,
-                               method="dense-truncate", item_ids=request.item_ids,
-                               seen=request.seen_rows)
-        selection = fit(emb, DenseSelection(emb.item.shape[1]), options, request.budget_bytes)
+        return _full(emb, users, request)
+    return _shipped(emb, selection, options, request.budget_bytes, info, what, users)
+
+
+def _full(emb: RunEmbeddings, users: tuple[int, ...] | None, request: ExportRequest,
+          layout: Selection | None = None, *, fit_budget: bool = True) -> Exported:
+    """The dense baseline (or a given layout): its longest prefix within the budget."""
+    selection = DenseSelection(emb.item.shape[1]) if layout is None else layout
+    kind = {DenseSelection: "dense", BlockSelection: "blocks",
+            RaggedSelection: "ragged"}[type(selection)]
+    # the manifest's method: the dense baseline, or the caller's own layout, truncated
+    options = BuildOptions(value_dtype=request.value_dtype, users=users,
+                           method="dense-truncate" if kind == "dense" else "given-truncate",
+                           item_ids=request.item_ids,
+                           seen=request.seen_rows)
+    full_level = selection.level
+    if fit_budget:
+        selection = fit(emb, selection, options, request.budget_bytes)
+    if kind == "dense":
         info = {"width": selection.width}
         what = f"dense width {selection.width} of {emb.item.shape[1]}"
-    data = build(emb, selection, options, budget_bytes=request.budget_bytes)
+    else:
+        info = {"level": selection.level}
+        what = f"{kind} layout, {selection.level} of {full_level} values"
+    budget_bytes = request.budget_bytes if fit_budget else None
+    return _shipped(emb, selection, options, budget_bytes, info, what, users)
+
+
+def _shipped(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
+             budget_bytes: int | None, info: dict, what: str,
+             users: tuple[int, ...] | None) -> Exported:
+    """The package of ``selection`` and its summary (``budget_bytes`` None: no budget)."""
+    data = build(emb, selection, options, budget_bytes=budget_bytes)
     n_users = len(emb.user) if users is None else len(users)
     per_device = ""
     if n_users > 1:
         info["device_bytes"] = device_bytes(plan(emb, selection, options))
         per_device = (f"; each single-user package is at most "
                       f"{format_bytes(info['device_bytes'])}")
-    return Exported(data, f"{format_bytes(len(data))}, {what}, {request.value_dtype}, "
-                          f"{n_users} user(s); budget {format_bytes(request.budget_bytes)}"
-                          f"{per_device}", info)
+    budget = "no budget" if budget_bytes is None else f"budget {format_bytes(budget_bytes)}"
+    return Exported(data, f"{format_bytes(len(data))}, {what}, {options.value_dtype}, "
+                          f"{n_users} user(s); {budget}{per_device}", info)
 
 
-def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int | None = None,
-                      dtype: str = "float32") -> Exported:
-    """A dense device package straight from a pair of tables (no run folder): every item's
-    first W positions for the widest W whose single-user package fits ``budget`` (an int of
-    bytes, or ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``user``:
-    the row of the one user it ships (default: every user, an evaluation bundle whose
-    single-user packages fit the budget). ``info`` holds the width and, for a bundle, each
-    single-user package's size (``device_bytes``).
+def export_embeddings(embeddings: RunEmbeddings, budget: int | str | None, *,
+                      user: int | None = None, dtype: str = "float32",
+                      item_ids: str = "auto", layout: Selection | None = None) -> Exported:
+    """A device package straight from a pair of tables (no run folder): the longest prefix
+    of ``layout`` whose single-user package fits ``budget`` (an int of bytes, or ``"2MB"``,
+    ``"512KiB"``, ``"10%"`` of the full float32 item table; ``None``: all of ``layout``).
+
+    ``layout`` says which values ship, in priority order: a ``DenseSelection(width)`` (every
+    item's first positions; the default, at full width, so the budget picks the widest W),
+    a ``BlockSelection`` (item groups, each shipping its own blocks) or a ``RaggedSelection``
+    (each item at its own width). ``user``: the row of the one user it ships (default: every
+    user, an evaluation bundle whose single-user packages fit the budget). ``item_ids``:
+    ``"auto"`` (the smallest exact id map) or ``"catalogue"`` (a reference to the device's
+    catalogue: see ``runtime.load(..., catalogue=)``). A budget that holds no item value
+    raises ``BudgetExceeded``, a layout that does not match the tables ``ConfigError``. The
+    manifest's method is ``dense-truncate`` for a dense layout, ``given-truncate`` for
+    another. ``info`` holds the shipped ``level`` (the dense ``width``) and, for a bundle,
+    each single-user package's size (``device_bytes``).
 
     >>> emb = elasticrec.RunEmbeddings(user=u, item=v, dataset="mine",  # doctest: +SKIP
     ...     dataset_fingerprint="-", model="mf", user_labels=users, item_labels=items)
     >>> elasticrec.export_embeddings(emb, "10%", user=0).data  # doctest: +SKIP
     """
-    if isinstance(budget, str):
+    if budget is None:
+        budget_bytes = None
+    elif isinstance(budget, str):
         budget_bytes = parse_budget(budget,
                                     full_table_bytes=full_table_bytes(*embeddings.item.shape))
     elif isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
-        raise ElasticrecError(f"budget {budget!r} is not a positive number of bytes or a "
-                              "string such as '2MB' or '10%'")
+        raise ElasticrecError(f"budget {budget!r} is not a positive number of bytes, a "
+                              "string such as '2MB' or '10%', or None")
     else:
         budget_bytes = int(budget)
     if user is not None and not 0 <= int(user) < len(embeddings.user):
         raise ElasticrecError(f"user row {user} is not in 0..{len(embeddings.user) - 1}")
-    request = ExportRequest(budget_bytes, user_row=None if user is None else int(user),
-                            value_dtype=dtype)
-    return export("full", embeddings, request)
+    if item_ids not in ("auto", "catalogue"):
+        raise ElasticrecError(f"item_ids {item_ids!r} is not 'auto' or 'catalogue'")
+    if layout is not None and not isinstance(layout, Selection):
+        raise ElasticrecError(f"layout {type(layout).__name__} is not a DenseSelection, "
+                              "BlockSelection or RaggedSelection")
+    request = ExportRequest(0 if budget_bytes is None else budget_bytes,
+                            user_row=None if user is None else int(user), value_dtype=dtype,
+                            item_ids=item_ids)
+    users = None if user is None else (int(user),)
+    return _full(embeddings, users, request, layout, fit_budget=budget_bytes is not None)
 
 
 def _users(emb: RunEmbeddings, request: ExportRequest
