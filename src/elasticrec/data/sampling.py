@@ -72,9 +72,9 @@ class BPRSampler:
         if len(full):
             u = int(full[0])
             label = train.user_labels[u] if train.user_labels is not None else u
-            raise ValueError(f"user {str(label)!r} has a training event with every one of the "
-                             f"{train.n_items} items, so BPR has no negative item for them; "
-                             "give data with more items, or drop that user")
+            raise ValueError(f"user {str(label)!r} has a training event with every item (all "
+                             f"{train.n_items}), so BPR has no negative item for them; give "
+                             "data with more items, or drop that user")
         return cls(user=user, item=item, n_items=train.n_items, keys=user * train.n_items + item,
                    indptr=csr.indptr.astype(np.int64),
                    active=np.flatnonzero(np.diff(csr.indptr)).astype(np.int64))
