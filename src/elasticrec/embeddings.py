@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from elasticrec.errors import ElasticrecError
-from elasticrec.tensorfile import read_tensors, write_tensors
+from elasticrec.tensorfile import RunFileError, read_tensors, write_tensors
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
 
@@ -68,4 +67,4 @@ def load_embeddings(run_dir: str | Path) -> RunEmbeddings:
             dataset_fingerprint=meta["dataset_fingerprint"], model=meta["model"],
             user_labels=meta["user_labels"], item_labels=meta["item_labels"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ElasticrecError(f"{path}: unreadable run embeddings ({exc})") from None
+        raise RunFileError(f"{path}: unreadable run embeddings ({exc})") from None

@@ -18,6 +18,15 @@ from elasticrec.atomic import atomic_path
 from elasticrec.errors import ElasticrecError
 
 KEY = "elasticrec"
+
+
+class RunFileError(ElasticrecError, ValueError):
+    """A run file that is damaged, foreign or not a regular file (a ``ValueError`` too, as
+    the readers' callers have always caught)."""
+
+
+class RunFileMissing(ElasticrecError, FileNotFoundError):
+    """A run file that is not there: the folder is not the kind of run asked for."""
 Config = TypeVar("Config")
 
 
@@ -33,23 +42,23 @@ def read_tensors(path: Path, what: str, required: tuple[str, ...] = ()
     """(the metadata object, every tensor); ``what`` names the run kind in the error for a
     missing file, and a damaged file or one lacking a ``required`` tensor is refused by name."""
     if not path.exists():
-        raise ElasticrecError(f"{path}: not found; is {path.parent} a {what} run?")
+        raise RunFileMissing(f"{path}: not found; is {path.parent} a {what} run?")
     if not path.is_file():
-        raise ElasticrecError(f"{path}: not a regular file (a folder, FIFO or device)")
+        raise RunFileError(f"{path}: not a regular file (a folder, FIFO or device)")
     try:
         with safe_open(str(path), framework="numpy") as fh:
             meta = json.loads((fh.metadata() or {})[KEY])
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except KeyError:
-        raise ElasticrecError(f"{path}: unreadable (no {KEY!r} metadata: not written by "
+        raise RunFileError(f"{path}: unreadable (no {KEY!r} metadata: not written by "
                               "elasticrec)") from None
     except (SafetensorError, TypeError, ValueError, OSError, RecursionError) as exc:
-        raise ElasticrecError(f"{path}: unreadable ({_short(exc)})") from None
+        raise RunFileError(f"{path}: unreadable ({_short(exc)})") from None
     if not isinstance(meta, dict):
-        raise ElasticrecError(f"{path}: unreadable (its metadata is not a JSON object)")
+        raise RunFileError(f"{path}: unreadable (its metadata is not a JSON object)")
     missing = sorted(set(required) - tensors.keys())
     if missing:
-        raise ElasticrecError(f"{path}: missing tensors {missing}")
+        raise RunFileError(f"{path}: missing tensors {missing}")
     return meta, tensors
 
 
@@ -58,7 +67,7 @@ def config_of(path: Path, meta: dict, make_config: Callable[[dict], Config]) -> 
     try:
         return make_config(meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ElasticrecError(f"{path}: unreadable configuration ({_short(exc)})") from None
+        raise RunFileError(f"{path}: unreadable configuration ({_short(exc)})") from None
 
 
 def read_bounded(path: Path, limit: int) -> bytes:
@@ -68,10 +77,10 @@ def read_bounded(path: Path, limit: int) -> bytes:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise ElasticrecError(f"{path}: not a regular file (a folder, FIFO or device)")
+        raise RunFileError(f"{path}: not a regular file (a folder, FIFO or device)")
     with os.fdopen(fd, "rb") as fh:
         if info.st_size > limit:
-            raise ElasticrecError(f"{path}: {info.st_size:,} bytes, more than the "
+            raise RunFileError(f"{path}: {info.st_size:,} bytes, more than the "
                                   f"{limit:,} such a file may hold")
         return fh.read(limit)
 

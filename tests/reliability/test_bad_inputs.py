@@ -154,6 +154,8 @@ DATA_FILES = [
          lightgcn("lg", "0 1\n", "a b\n")),
     Case("lightgcn-with-columns", train("--user-col", "u", data="lg"), "lg",
          lightgcn("lg", "0 1\n")),
+    Case("user-with-every-item", train(data="lg"), "user '0'",
+         lightgcn("lg", "0 0 1\n1 0\n", "1 1\n")),
     Case("k-core-empties-data", train("--k-core", "100"), "--k-core 100"),
     Case("given-split-with-k-core", train("--k-core", "2", data="lg"), "--k-core",
          lightgcn("lg", "0 1 2\n1 2 3\n")),

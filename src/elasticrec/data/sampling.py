@@ -68,12 +68,17 @@ class BPRSampler:
     @classmethod
     def from_interactions(cls, train: Interactions) -> BPRSampler:
         if len(train) == 0:
-            raise ValueError("BPRSampler: the training interactions are empty")
+            raise ValueError("no training events to sample from")
         csr = train.to_csr()
         user = np.repeat(np.arange(train.n_users, dtype=np.int64), np.diff(csr.indptr))
         item = csr.indices.astype(np.int64)
-        if np.any(np.bincount(user, minlength=train.n_users) >= train.n_items):
-            raise ValueError("BPRSampler: a user interacted with every item; no negative exists")
+        full = np.flatnonzero(np.bincount(user, minlength=train.n_users) >= train.n_items)
+        if len(full):
+            u = int(full[0])
+            label = train.user_labels[u] if train.user_labels is not None else u
+            raise ValueError(f"user {str(label)!r} has a training event with every item (all "
+                             f"{train.n_items}), so BPR has no negative item for them; give "
+                             "data with more items, or drop that user")
         return cls(user=user, item=item, n_items=train.n_items, keys=user * train.n_items + item,
                    indptr=csr.indptr.astype(np.int64),
                    active=np.flatnonzero(np.diff(csr.indptr)).astype(np.int64))

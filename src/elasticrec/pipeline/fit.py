@@ -146,10 +146,10 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
         rundir.write_config(run_dir, config)  # a resumed run's schedule may have grown
         rundir.seal(run_dir, config)
     except Exception as exc:
-        # A new run that failed leaves the file system as it was, unless it got as far as a
-        # checkpoint: then it is kept for --resume (a lost rank, a full disk, an interrupt).
-        if new_run and not (run_dir / CHECKPOINT_FILE).is_file():
-            _restore(run_dir, before)
+        if new_run and not (run_dir / CHECKPOINT_FILE).exists():
+            _restore(run_dir, before)  # failed before its first epoch: leave nothing
+        # (after it, the folder is an unfinished run that --resume continues: a killed
+        # peer rank or a crash must not cost the epochs already trained)
         elif kept is not None:  # a resume refused before it trained leaves the run sealed
             _reseal(run_dir, kept)
         error = _user_error(exc, configs)

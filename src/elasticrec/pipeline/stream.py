@@ -25,7 +25,8 @@ from elasticrec.atomic import write_text
 from elasticrec.budget.units import format_bytes, parse_stream_budget
 from elasticrec.errors import ElasticrecError
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
-from elasticrec.tensorfile import read_tensors, write_tensors
+from elasticrec.pipeline.rundir import MAX_JSON_BYTES, read_json
+from elasticrec.tensorfile import read_bounded, read_tensors, write_tensors
 
 METHODS = ("scall", "su", "mr", "grow")
 SEGMENTS_FILE, SUMMARY_FILE = "segments.jsonl", "summary.json"
@@ -70,8 +71,7 @@ class StreamRun:
     def __init__(self, path: str | os.PathLike, *, keep: object = None) -> None:
         self.path = Path(path)
         self.summary: dict = _json(self.path / SUMMARY_FILE)
-        lines = (self.path / SEGMENTS_FILE).read_text(encoding="utf-8").splitlines()
-        self.segments: list[dict] = [json.loads(line) for line in lines if line.strip()]
+        self.segments: list[dict] = _json_lines(self.path / SEGMENTS_FILE)
         self._keep = keep
 
     def __repr__(self) -> str:
@@ -215,12 +215,25 @@ def _policy(method: str, opts: StreamOptions, rng: np.random.Generator, log):
 
 
 def _json(path: Path) -> dict:
-    if not path.is_file():
+    return read_json(path, "a finished stream")
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """One JSON object per non-blank line; a bad line is refused by file and line."""
+    if not path.exists():
         raise ElasticrecError(f"{path}: not found; is {path.parent} a finished stream?")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ElasticrecError(f"{path}: not valid JSON ({exc})") from exc
+    records = []
+    for number, line in enumerate(read_bounded(path, MAX_JSON_BYTES).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        if not isinstance(record, dict):
+            raise ElasticrecError(f"{path} line {number}: not a JSON object")
+        records.append(record)
+    return records
 
 
 def _labels(labels, n: int) -> np.ndarray:
