@@ -8,60 +8,22 @@ metrics as ``"recall@20"`` etc., ``seconds``, and where a budget applies ``budge
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import os
-import platform
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from elasticrec import write_bytes, write_text
+from elasticrec.bench.provenance import code_commit
+from elasticrec.bench.provenance import provenance as bench_provenance
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
 def provenance() -> dict:
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
-        "commit": CODE_COMMIT,
-    }
+    return bench_provenance(CODE_COMMIT)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        mem = f", {pages / 2**30:.0f} GiB"
-    except (ValueError, OSError):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
-
-
-def commit() -> str:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, check=True,
-                             capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":!docs/results"],
-                               cwd=root, check=True, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha + ("-dirty" if dirty.strip() else "")
-
-
-# the code a benchmark runs is the code at its start: a commit made while it runs is not it
-CODE_COMMIT = commit()
+CODE_COMMIT = code_commit((".", ":!docs/results"))  # scripts count, results do not
 
 
 def load(path: Path) -> list[dict]:

@@ -4,7 +4,8 @@ The floors list each top-level part of ``elasticrec`` from the ground up; a modu
 its own part and parts on lower floors, never a part on its own floor or above. The command
 line, the package server, the benchmark suites (``elasticrec.bench``), the examples and the
 benchmark scripts may import only the public names (``elasticrec.__all__``, the device runtime
-``elasticrec.runtime``, the server ``elasticrec.serve``) and their own folder's modules.
+``elasticrec.runtime``, the server ``elasticrec.serve``, the suites ``elasticrec.bench``) and
+their own folder's modules.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def test_train_does_not_import_peel_or_the_pipeline():
 def public(module: str, own: str = "elasticrec.cli") -> bool:
     """A public name, the device runtime, the package server, the command line (its ``main``
     runs a command), or a module of the importing folder's own part."""
-    if module == "elasticrec" or module.startswith(("elasticrec.cli", "elasticrec.serve")):
+    if module == "elasticrec" or module.startswith(("elasticrec.cli", "elasticrec.serve",
+                                                    "elasticrec.bench")):
         return True
     if module == own or module.startswith(own + "."):
         return True

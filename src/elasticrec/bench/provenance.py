@@ -1,5 +1,5 @@
 """Where and when a record was measured: the date, the machine and the code's commit (the
-same fields as ``benchmarks/results.py`` writes)."""
+fields every benchmark record carries; ``benchmarks/results.py`` uses these too)."""
 
 from __future__ import annotations
 
@@ -34,15 +34,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
 
 
-def code_commit() -> str:
-    """The checkout's commit (``-dirty`` with uncommitted source changes), else the version:
-    taken once, at the start of a run, since a commit made while it runs is not its code."""
+def code_commit(pathspec: tuple[str, ...] = ("src",)) -> str:
+    """The checkout's commit (``-dirty`` with uncommitted changes under ``pathspec``), else
+    the version: taken once, at the start of a run, since a commit made while it runs is not
+    its code."""
     root = Path(elasticrec.__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, check=True,
                              capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                "src"], cwd=root, check=True, capture_output=True,
+                                *pathspec], cwd=root, check=True, capture_output=True,
                                text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return f"elasticrec {elasticrec.__version__}"
