@@ -288,6 +288,9 @@ RUN_FOLDERS = [
              str(ws / "good/checkpoint.safetensors"), metadata={"elasticrec": json.dumps(
                  {"param_groups": [], "state": {"epoch": 1, "config": json.loads(
                      (ws / "good/config.json").read_text())["train"]}})})),
+    Case("resume-checkpoint-of-another-run", train("--resume", out="good"),
+         "good/checkpoint.safetensors",
+         copy("rule/checkpoint.safetensors", "good/checkpoint.safetensors")),
     Case("resume-checkpoint-missing", train("--resume", out="good"),
          "good/checkpoint.safetensors", remove("good/checkpoint.safetensors")),
     Case("resume-metrics-garbage", train("--resume", out="good"), "good/metrics.jsonl line 1",

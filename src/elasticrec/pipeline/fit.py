@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -120,6 +121,8 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
                      columns={k: v for k, v in columns.items() if v is not None})
     prepared = split_dataset(configs.data, ds)
     config = _config(configs, prepared.fingerprint, in_memory=source.in_memory)
+    # who this run is: its checkpoints carry it, so a checkpoint from another run is refused
+    config["run_id"] = (saved or {}).get("run_id") or uuid.uuid4().hex
     if configs.search is not None or (saved or {}).get("search") is not None:
         config["search"] = (saved or {}).get("search")  # filled in when the search ends
     if configs.elastic is not None and prepared.valid is None:
@@ -127,7 +130,7 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
                               "configurations: set valid_ratio > 0 (--valid-ratio)")
     _check_sizes(configs, prepared)
     if resume and writer:
-        check_resumable(run_dir, configs.train.to_json())
+        check_resumable(run_dir, configs.train.to_json(), run_id=(saved or {}).get("run_id"))
     new_run, before = writer and saved is None, _entries(run_dir)
     kept = _resume_point(run_dir) if writer and resume else None
     try:
@@ -137,7 +140,8 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
             f"items, {len(prepared.train)} training events, {len(prepared.test)} test events "
             f"(prepared in {time.perf_counter() - t0:.1f}s)")
         _train(run_dir, prepared, configs, resume=resume, monitor_test=monitor_test,
-               workers=workers, progress=progress, log=log, distributed=distributed)
+               workers=workers, progress=progress, log=log, distributed=distributed,
+               run_id=config["run_id"] if writer else None)
         if not writer:
             return None
         if configs.search is not None and not resume:  # the schedule the search chose
@@ -174,7 +178,7 @@ def ranking_evaluator(
 
 def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bool,
            monitor_test: bool, workers: int, progress: bool, log: Log,
-           distributed: DistContext) -> dict:
+           distributed: DistContext, run_id: str | None = None) -> dict:
     """Train, save the final embeddings and the method's state, evaluate on the test split;
     write and return the result record (rank 0; other ranks take part and return ``{}``)."""
     writer = distributed.is_writer
@@ -193,7 +197,7 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
 
     def trainer_for(net: Recommender, config: TrainConfig, **kw) -> Trainer:
         return Trainer(net, sampler, config, validate=validate, log=log, objective=objective,
-                       distributed=distributed, **kw)
+                       distributed=distributed, run_id=run_id, **kw)
 
     search_report = None
     if configs.search is not None and not resume:

@@ -75,10 +75,18 @@ def read_checkpoint(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, torc
     return meta, tensors
 
 
-def check_resumable(run_dir: str | Path, train_config: dict[str, Any]) -> None:
+def check_resumable(run_dir: str | Path, train_config: dict[str, Any], *,
+                    run_id: str | None = None) -> None:
     """Refuse, before anything in the folder changes, a resume whose checkpoint or metrics
-    file is damaged or whose training configuration (all but ``epochs``) differs."""
+    file is damaged, whose checkpoint was written by another run (``run_id``, when both the
+    run and the checkpoint record one) or whose training configuration (all but ``epochs``)
+    differs."""
     meta, _ = read_checkpoint(run_dir)
+    theirs = meta["state"].get("run_id")
+    if run_id is not None and theirs is not None and theirs != run_id:
+        raise CheckpointError(f"{Path(run_dir) / CHECKPOINT_FILE}: written by another run "
+                              f"({theirs}), not by this one ({run_id}); it cannot be resumed "
+                              "here")
     saved = {k: v for k, v in meta["state"]["config"].items() if k != "epochs"}
     ours = {k: v for k, v in train_config.items() if k != "epochs"}
     if saved != ours:

@@ -88,12 +88,14 @@ class Trainer:
         log: Callable[[str], None] | None = None,
         objective: Objective | None = None,
         distributed: DistContext = SINGLE,
+        run_id: str | None = None,
         start_metric: float | None = None,
     ) -> None:
         """``start_metric``: the validation score the model already has (it was trained
         before, e.g. by the search); it stays the best, as epoch 0, until an epoch beats it."""
         self.model, self.sampler, self.config = model, sampler, config
         self.dist = distributed
+        self.run_id = run_id  # written into every checkpoint, checked on resume
         self._net: torch.nn.Module = model  # what a step runs: the model, or its DDP wrapper
         self.objective = objective if objective is not None else objective_for(config)
         self._best_in_memory: dict[str, torch.Tensor] | None = None
@@ -240,6 +242,8 @@ class Trainer:
         if not ctx.is_writer:
             return
         full_state = {**state, "rng": rng.bit_generator.state, "config": self.config.to_json()}
+        if self.run_id is not None:
+            full_state["run_id"] = self.run_id
         objective_rng = self._objective_generator()
         if objective_rng is not None:  # the elastic objective's block subsets
             full_state["objective_rng"] = objective_rng.get_state().tolist()
