@@ -12,10 +12,18 @@ nearest to it, then a vector against that group's table). Budgets count the whol
 header, user vector and id map included. The every-user bundle (``users=None`` with
 ``bundle=True``) carries every user's vector for evaluation; the budget then bounds each
 single-user package cut from it, and the bundle itself is larger.
+
+Tables ship in a ``basis`` (``export/basis.py``): ``"svd"`` (the default), the
+score-preserving rotation of the run's full tables, computed once per run from every training
+user and item (PEEL: once per user group) and kept in a ``Bases`` cache, with prefix-form
+block selections; or ``"trained"``, the tables as trained. A new user's vector is folded in
+against the trained items and then mapped into the basis (``u A``), so it scores as the
+trained model would. Full-width scores are the same in either basis.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -28,11 +36,12 @@ from elasticrec.elastic.select import STRATEGIES, rule_selection
 from elasticrec.elastic.state import ElasticState
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
+from elasticrec.export.basis import BASES, Basis, rotate, score_basis
 from elasticrec.export.builder import BuildOptions, build, fit, plan
 from elasticrec.format.manifest import VALUE_DTYPES
 from elasticrec.format.sizes import device_bytes
 from elasticrec.peel.cluster import fold_in
-from elasticrec.peel.export import group_package, place_new_user
+from elasticrec.peel.export import group_basis, group_package, place_new_user
 from elasticrec.peel.state import PeelState
 
 
@@ -56,8 +65,11 @@ class ExportRequest:
     released_search: bool = False
     item_ids: str = "auto"  # or "catalogue": the package names the device's catalogue
     seen_rows: tuple[int, ...] | None = None  # the user's seen items, shipped in the package
+    basis: str = "svd"  # or "trained" (export/basis.py)
 
     def __post_init__(self) -> None:
+        if self.basis not in BASES:
+            raise ElasticrecError(f"basis {self.basis!r} is not one of {BASES}")
         if self.value_dtype not in VALUE_DTYPES:
             raise ElasticrecError(f"dtype {self.value_dtype!r} is not one of "
                                   f"{sorted(VALUE_DTYPES)}")
@@ -67,12 +79,40 @@ class ExportRequest:
             raise ElasticrecError("give a user or a history, not both")
 
 
+class Bases:
+    """One run's score-preserving bases, each computed once: the run's (from every training
+    user and item of ``emb``, with the rotated tables) and, for PEEL, each user group's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run: tuple[Basis, RunEmbeddings] | None = None
+        self._groups: dict[int, Basis] = {}
+
+    def run(self, emb: RunEmbeddings) -> tuple[Basis, RunEmbeddings]:
+        """The basis of ``emb``'s full tables and ``emb`` rotated by it."""
+        with self._lock:
+            if self._run is None:
+                basis = score_basis(emb.user, emb.item)
+                self._run = (basis, rotate(emb, basis))
+            return self._run
+
+    def group(self, state: PeelState, item_group: np.ndarray, cluster: int) -> Basis:
+        with self._lock:
+            if cluster not in self._groups:
+                self._groups[cluster] = group_basis(state, item_group, cluster)
+            return self._groups[cluster]
+
+
 def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
-           elastic: ElasticState | None = None, peel: PeelState | None = None) -> Exported:
-    """The package ``request`` asks for from a run of ``method`` (its state passed in)."""
+           elastic: ElasticState | None = None, peel: PeelState | None = None,
+           bases: Bases | None = None) -> Exported:
+    """The package ``request`` asks for from a run of ``method`` (its state passed in);
+    ``bases``: the run's cache of bases (default: computed for this call)."""
+    bases = bases or Bases()
     if method == "peel":
-        return _peel(emb, elastic, peel, request)
-    emb, users = _users(emb, request)
+        return _peel(emb, elastic, peel, request, bases)
+    emb, users = _users(emb, request, bases)
+    prefixes = request.basis == "svd"
     if method == "rule":
         options = BuildOptions(value_dtype=request.value_dtype, users=users,
                                method=f"rule-{request.strategy}", item_ids=request.item_ids,
@@ -81,7 +121,7 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
         try:
             selection, info = rule_selection(emb, elastic, request.budget_bytes, options,
                                              strategy=request.strategy, seed=request.seed,
-                                             search=search)
+                                             search=search, prefixes=prefixes)
         except Infeasible as exc:
             raise ElasticrecError(f"budget {format_bytes(request.budget_bytes)}: {exc}") from exc
         what = (f"{info['blocks']} blocks of {selection.n_groups}x{selection.n_blocks} "
@@ -94,6 +134,7 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
         selection = fit(emb, DenseSelection(emb.item.shape[1]), options, request.budget_bytes)
         info = {"width": selection.width}
         what = f"dense width {selection.width} of {emb.item.shape[1]}"
+    info["basis"] = request.basis
     data = build(emb, selection, options, budget_bytes=request.budget_bytes)
     n_users = len(emb.user) if users is None else len(users)
     per_device = ""
@@ -102,18 +143,20 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
         per_device = (f"; each single-user package is at most "
                       f"{format_bytes(info['device_bytes'])}")
     return Exported(data, f"{format_bytes(len(data))}, {what}, {request.value_dtype}, "
-                          f"{n_users} user(s); budget {format_bytes(request.budget_bytes)}"
-                          f"{per_device}", info)
+                          f"{request.basis} basis, {n_users} user(s); budget "
+                          f"{format_bytes(request.budget_bytes)}{per_device}", info)
 
 
 def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int | None = None,
-                      dtype: str = "float32") -> Exported:
+                      dtype: str = "float32", basis: str = "svd") -> Exported:
     """A dense device package straight from a pair of tables (no run folder): every item's
     first W positions for the widest W whose single-user package fits ``budget`` (an int of
     bytes, or ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``user``:
     the row of the one user it ships (default: every user, an evaluation bundle whose
     single-user packages fit the budget). ``info`` holds the width and, for a bundle, each
-    single-user package's size (``device_bytes``).
+    single-user package's size (``device_bytes``). ``basis``: ``"svd"`` ships the tables
+    rotated by the score-preserving basis of ``embeddings`` (which must then hold every
+    training user), ``"trained"`` as they are.
 
     >>> emb = elasticrec.RunEmbeddings(user=u, item=v, dataset="mine",  # doctest: +SKIP
     ...     dataset_fingerprint="-", model="mf", user_labels=users, item_labels=items)
@@ -130,22 +173,29 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int
     if user is not None and not 0 <= int(user) < len(embeddings.user):
         raise ElasticrecError(f"user row {user} is not in 0..{len(embeddings.user) - 1}")
     request = ExportRequest(budget_bytes, user_row=None if user is None else int(user),
-                            value_dtype=dtype)
+                            value_dtype=dtype, basis=basis)
     return export("full", embeddings, request)
 
 
-def _users(emb: RunEmbeddings, request: ExportRequest
+def _users(emb: RunEmbeddings, request: ExportRequest, bases: Bases
            ) -> tuple[RunEmbeddings, tuple[int, ...] | None]:
-    """The embeddings to ship from and the user rows: one user, a new user folded in from
-    their history (the only user of the returned embeddings), or every user (None)."""
+    """The embeddings to ship from, in the request's basis, and the user rows: one user, a
+    new user folded in from their history (the only user of the returned embeddings), or
+    every user (None)."""
+    shipped, basis = emb, None
+    if request.basis == "svd":
+        basis, shipped = bases.run(emb)
     if request.history_rows is not None:
-        vector = fold_in(emb.item, request.history_rows).astype(np.float32)
-        return replace(emb, user=vector[None], user_labels=["new"]), None
-    return emb, None if request.user_row is None else (request.user_row,)
+        vector = fold_in(emb.item, request.history_rows)  # against the trained items
+        if basis is not None:
+            vector = np.asarray(vector, np.float64)[None] @ basis.user_map
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        return replace(shipped, user=vector, user_labels=["new"]), None
+    return shipped, None if request.user_row is None else (request.user_row,)
 
 
 def _peel(emb: RunEmbeddings, elastic: ElasticState, state: PeelState,
-          request: ExportRequest) -> Exported:
+          request: ExportRequest, bases: Bases) -> Exported:
     if request.history_rows is not None:
         cluster, group = place_new_user(emb, state, elastic.item_group, request.history_rows)
         emb, rows = group, None
@@ -155,13 +205,16 @@ def _peel(emb: RunEmbeddings, elastic: ElasticState, state: PeelState,
         raise ElasticrecError("a PEEL run's packages are per user group: give a user or a "
                               "history")
     t0 = time.perf_counter()
+    rotation = (bases.group(state, elastic.item_group, cluster) if request.basis == "svd"
+                else None)
     data, selection, seconds = group_package(emb, state, elastic.item_group, cluster, rows,
                                              request.budget_bytes,
                                              value_dtype=request.value_dtype,
-                                             item_ids=request.item_ids, seen=request.seen_rows)
+                                             item_ids=request.item_ids, seen=request.seen_rows,
+                                             basis=request.basis, rotation=rotation)
     info = {"user_group": cluster, "blocks": selection.level, "select_seconds": seconds,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "basis": request.basis}
     return Exported(data, f"{format_bytes(len(data))}, user group {cluster}, {selection.level} "
                           f"blocks by learned weight (selected in {seconds * 1000:.1f} ms), "
-                          f"{request.value_dtype}; budget {format_bytes(request.budget_bytes)}",
-                    info)
+                          f"{request.value_dtype}, {request.basis} basis; budget "
+                          f"{format_bytes(request.budget_bytes)}", info)
