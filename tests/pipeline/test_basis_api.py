@@ -119,3 +119,27 @@ def test_cli_export_takes_a_basis(runs, tmp_path, capsys):
     assert paths["svd"].read_bytes() == run.export("60%", user=run.user_ids[1])
     assert paths["trained"].read_bytes() == run.export("60%", user=run.user_ids[1],
                                                        basis="trained")
+
+
+def test_popular_items_get_twice_the_width(runs):
+    """``export_embeddings(popularity=)``: the 25% most popular items ship about twice the
+    positions of the rest, within the budget; at a budget that holds everything, the scores
+    are the full model's."""
+    run = runs["full"]
+    emb = run.embeddings
+    counts = np.asarray(run.data().train.to_csr().sum(axis=0)).ravel()
+    got = elasticrec.export_embeddings(emb, "30%", user=0, popularity=counts)
+    assert len(got.data) <= run.budget_bytes("30%")
+    plain = elasticrec.export_embeddings(emb, "30%", user=0)
+    pkg, dense = runtime.load_bytes(got.data), runtime.load_bytes(plain.data)
+    assert pkg.manifest.method == "dense-popular"
+    # a popular item's score uses more positions: compare with the one-position-per-item
+    # dense prefix of the same budget through the full-width rotated vectors
+    assert got.info["positions"] > dense.manifest.layout.to_json().get("width", 0)
+    whole = elasticrec.export_embeddings(emb, 10 * run.full_table_bytes, user=0,
+                                         popularity=counts)
+    full = elasticrec.export_embeddings(emb, 10 * run.full_table_bytes, user=0,
+                                        basis="trained")
+    np.testing.assert_allclose(_scores(whole.data), _scores(full.data), rtol=1e-4, atol=1e-4)
+    with pytest.raises(elasticrec.ElasticrecError, match="popularity has 3 counts"):
+        elasticrec.export_embeddings(emb, "30%", user=0, popularity=counts[:3])

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from elasticrec.budget.selection import DenseSelection
+from elasticrec.budget.selection import POPULAR_SHARE, DenseSelection, popular_selection
 from elasticrec.budget.units import format_bytes, full_table_bytes, parse_budget
 from elasticrec.elastic.search import Infeasible, SearchConfig
 from elasticrec.elastic.select import STRATEGIES, rule_selection
@@ -66,6 +66,8 @@ class ExportRequest:
     item_ids: str = "auto"  # or "catalogue": the package names the device's catalogue
     seen_rows: tuple[int, ...] | None = None  # the user's seen items, shipped in the package
     basis: str = "svd"  # or "trained" (export/basis.py)
+    popularity: np.ndarray | None = None  # dense runs: per-item counts; popular items wider
+    popular_share: float = POPULAR_SHARE
 
     def __post_init__(self) -> None:
         if self.basis not in BASES:
@@ -127,6 +129,19 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
         what = (f"{info['blocks']} blocks of {selection.n_groups}x{selection.n_blocks} "
                 f"({request.strategy} in {info['seconds'] * 1000:.0f} ms, "
                 f"{info['estimator_calls']} estimates)")
+    elif request.popularity is not None:
+        if len(request.popularity) != len(emb.item):
+            raise ElasticrecError(f"popularity has {len(request.popularity)} counts for "
+                                  f"{len(emb.item)} items")
+        options = BuildOptions(value_dtype=request.value_dtype, users=users,
+                               method="dense-popular", item_ids=request.item_ids,
+                               seen=request.seen_rows)
+        template = popular_selection(request.popularity, emb.item.shape[1],
+                                     request.popular_share)
+        selection = fit(emb, template, options, request.budget_bytes)
+        info = {"positions": selection.level}
+        what = (f"{selection.level} positions, the {request.popular_share:.0%} most popular "
+                f"items twice as wide")
     else:
         options = BuildOptions(value_dtype=request.value_dtype, users=users,
                                method="dense-truncate", item_ids=request.item_ids,
@@ -148,7 +163,9 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
 
 
 def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int | None = None,
-                      dtype: str = "float32", basis: str = "svd") -> Exported:
+                      dtype: str = "float32", basis: str = "svd",
+                      popularity: np.ndarray | None = None,
+                      popular_share: float = POPULAR_SHARE) -> Exported:
     """A dense device package straight from a pair of tables (no run folder): every item's
     first W positions for the widest W whose single-user package fits ``budget`` (an int of
     bytes, or ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``user``:
@@ -156,7 +173,10 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int
     single-user packages fit the budget). ``info`` holds the width and, for a bundle, each
     single-user package's size (``device_bytes``). ``basis``: ``"svd"`` ships the tables
     rotated by the score-preserving basis of ``embeddings`` (which must then hold every
-    training user), ``"trained"`` as they are.
+    training user), ``"trained"`` as they are. ``popularity`` (one count per item, e.g.
+    training events): the ``popular_share`` most popular items get twice the width of the
+    others (a blocks package of two item groups, one position per block), the longest such
+    prefix that fits.
 
     >>> emb = elasticrec.RunEmbeddings(user=u, item=v, dataset="mine",  # doctest: +SKIP
     ...     dataset_fingerprint="-", model="mf", user_labels=users, item_labels=items)
@@ -173,7 +193,8 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str, *, user: int
     if user is not None and not 0 <= int(user) < len(embeddings.user):
         raise ElasticrecError(f"user row {user} is not in 0..{len(embeddings.user) - 1}")
     request = ExportRequest(budget_bytes, user_row=None if user is None else int(user),
-                            value_dtype=dtype, basis=basis)
+                            value_dtype=dtype, basis=basis, popularity=popularity,
+                            popular_share=popular_share)
     return export("full", embeddings, request)
 
 
