@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--peel", type=Path, help="a PEEL run of the same data and model")
     r.add_argument("--data-dir", type=Path, default=None)
     r.add_argument("--budgets", nargs="+", default=BUDGETS)
-    r.add_argument("--dtypes", nargs="+", default=["float32", "float16", "int8"])
+    r.add_argument("--dtypes", nargs="+", default=["float32", "float16", "int8", "int4"])
     r.add_argument("--out", type=Path, default=OUT, help="the JSON records file")
     r.add_argument("--eval-users", type=int, default=0,
                    help="evaluate this many random test users (0: all)")
