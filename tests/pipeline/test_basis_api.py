@@ -130,12 +130,15 @@ def test_popular_items_get_twice_the_width(runs):
     counts = np.asarray(run.data().train.to_csr().sum(axis=0)).ravel()
     got = elasticrec.export_embeddings(emb, "30%", user=0, popularity=counts)
     assert len(got.data) <= run.budget_bytes("30%")
-    plain = elasticrec.export_embeddings(emb, "30%", user=0)
-    pkg, dense = runtime.load_bytes(got.data), runtime.load_bytes(plain.data)
+    pkg = runtime.load_bytes(got.data)
     assert pkg.manifest.method == "dense-popular"
-    # a popular item's score uses more positions: compare with the one-position-per-item
-    # dense prefix of the same budget through the full-width rotated vectors
-    assert got.info["positions"] > dense.manifest.layout.to_json().get("width", 0)
+    layout = pkg.manifest.layout.to_json()
+    n_items = len(emb.item)
+    assert layout["kind"] == "blocks" and layout["group_sizes"] == [round(0.25 * n_items),
+                                                                    n_items - round(0.25 * n_items)]
+    shipped = np.bincount([g for g, _ in layout["order"]], minlength=2)
+    assert shipped.sum() == got.info["positions"] and shipped[1] >= 1
+    assert 2 * shipped[1] - 1 <= shipped[0] <= 2 * shipped[1] + 2  # twice the width
     whole = elasticrec.export_embeddings(emb, 10 * run.full_table_bytes, user=0,
                                          popularity=counts)
     full = elasticrec.export_embeddings(emb, 10 * run.full_table_bytes, user=0,
