@@ -179,3 +179,6 @@ def test_a_stream_run_exports_ragged_packages(tmp_path, capsys):
         assert pkg.manifest.value_dtype == dtype and pkg.users == (user,)
         assert len(pkg.recommend(5).items) == 5
     assert load(tmp_path / "s-int4.erpk").file_bytes <= 2000
+    assert main(["export", str(stream_dir), "--budget", "1MB", "--user", user, "--basis",
+                 "svd", "--out", str(tmp_path / "no.erpk")]) == 2
+    assert "--basis is for train runs" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import elasticrec
 from elasticrec import runtime
 from elasticrec.budget.selection import DenseSelection
 from elasticrec.elastic.select import rule_selection
+from elasticrec.export.basis import in_basis
 from elasticrec.export.builder import BuildOptions, build, fit
 from elasticrec.peel.export import group_package
 
@@ -84,27 +85,32 @@ def test_load_run_gives_the_same_answers(runs):
         k: v for k, v in first.items() if k != "seconds"}
 
 
-def test_packages_are_the_builders_bytes(runs):
-    """``Run.export`` composes exactly the pieces the builder offers: same bytes."""
+@pytest.mark.parametrize("basis", ["trained", "svd"])
+def test_packages_are_the_builders_bytes(runs, basis):
+    """``Run.export`` composes exactly the pieces the builder offers: same bytes (``trained``:
+    the bytes of the builds before the basis existed; ``svd``: the tables rotated by the
+    run's basis first, RULE and PEEL shipping each item group's leading blocks)."""
+    svd = basis == "svd"
     dense = runs["frame"]
     options = BuildOptions(users=(3,), method="dense-truncate")
-    emb = dense.embeddings
+    emb = in_basis(dense.embeddings, basis)
     budget = dense.budget_bytes("40%")
     selection = fit(emb, DenseSelection(emb.item.shape[1]), options, budget)
-    assert dense.export("40%", user=dense.user_ids[3]) == build(emb, selection, options,
-                                                                budget_bytes=budget)
+    assert dense.export("40%", user=dense.user_ids[3], basis=basis) == build(
+        emb, selection, options, budget_bytes=budget)
     rule = runs["sparse"]
     options = BuildOptions(users=(5,), method="rule-search")
     budget = rule.budget_bytes("70%")
-    selection, _ = rule_selection(rule.embeddings, rule.elastic_state, budget, options)
-    assert rule.export("70%", user=rule.user_ids[5]) == build(rule.embeddings, selection,
-                                                              options, budget_bytes=budget)
+    emb = in_basis(rule.embeddings, basis)
+    selection, _ = rule_selection(emb, rule.elastic_state, budget, options, prefixes=svd)
+    assert rule.export("70%", user=rule.user_ids[5], basis=basis) == build(
+        emb, selection, options, budget_bytes=budget)
     peel = runs["arrays"]
     state = peel.peel_state
     budget = peel.budget_bytes("70%")
     data, _, _ = group_package(peel.embeddings, state, peel.elastic_state.item_group,
-                               int(state.user_cluster[5]), np.array([5]), budget)
-    assert peel.export("70%", user=peel.user_ids[5]) == data
+                               int(state.user_cluster[5]), np.array([5]), budget, basis=basis)
+    assert peel.export("70%", user=peel.user_ids[5], basis=basis) == data
 
 
 def test_a_new_user_from_history_on_every_method(runs):

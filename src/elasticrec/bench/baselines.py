@@ -56,7 +56,8 @@ def _timed_export(run: elasticrec.Run, budget: int, **kwargs) -> tuple[elasticre
 
 
 def rule(ctx: Context, budget: int) -> Shipped:
-    """RULE: the estimator-guided search for this budget over the trained elastic blocks."""
+    """RULE: the estimator-guided search for this budget over the trained elastic blocks, in
+    the score-preserving basis (``Run.export``'s default)."""
     run = ctx.run("rule")
     got, seconds = _timed_export(run, budget)
     return Shipped(got.data, run.evaluate(budget=budget), seconds,
@@ -73,18 +74,42 @@ def peel(ctx: Context, budget: int) -> Shipped:
                    info={"blocks": got.info["blocks"]})
 
 
-def dense(dtype: str) -> Entry:
+def dense(dtype: str, basis: str = "trained") -> Entry:
     """The full model's first W positions of every item, the widest W that fits, in
-    ``dtype`` values."""
+    ``dtype`` values, in ``basis`` (``trained``: as trained; ``svd``: after the
+    score-preserving rotation)."""
 
     def entry(ctx: Context, budget: int) -> Shipped:
         run = ctx.run("full")
-        got, seconds = _timed_export(run, budget, dtype=dtype)
-        return Shipped(got.data, run.evaluate(budget=budget, dtype=dtype), seconds,
-                       train_seconds=ctx.train_seconds("full"),
+        got, seconds = _timed_export(run, budget, dtype=dtype, basis=basis)
+        return Shipped(got.data, run.evaluate(budget=budget, dtype=dtype, basis=basis),
+                       seconds, train_seconds=ctx.train_seconds("full"),
                        info={"width": got.info["width"]})
 
-    entry.__doc__ = f"Dense prefix truncation of the full model, {dtype} values."
+    rotated = ", rotated by the score-preserving basis" if basis == "svd" else ""
+    entry.__doc__ = f"Dense prefix truncation of the full model, {dtype} values{rotated}."
+    return entry
+
+
+def popular(dtype: str) -> Entry:
+    """The rotated full model with twice the width for the 25% most popular items (training
+    events): two item groups, the longest prefix of positions that fits."""
+
+    def entry(ctx: Context, budget: int) -> Shipped:
+        run = ctx.run("full")
+        t0 = time.perf_counter()
+        counts = np.asarray(run.data().train.to_csr().sum(axis=0)).ravel()
+        got = elasticrec.export_embeddings(run.embeddings, budget, user=0, dtype=dtype,
+                                           popularity=counts)
+        seconds = time.perf_counter() - t0
+        bundle = elasticrec.export_embeddings(run.embeddings, budget, dtype=dtype,
+                                              popularity=counts)
+        return Shipped(got.data, run.evaluate(package=bundle.data), seconds,
+                       train_seconds=ctx.train_seconds("full"),
+                       info={"positions": got.info["positions"]})
+
+    entry.__doc__ = (f"Rotated dense prefix, the 25% most popular items twice as wide, "
+                     f"{dtype} values.")
     return entry
 
 
@@ -99,10 +124,14 @@ def uniform_retrained(ctx: Context, budget: int) -> Shipped:
 
 
 def random_blocks(ctx: Context, budget: int) -> Shipped:
-    """Random block sets of the RULE model within the budget: the mean over the seeds."""
+    """Random block sets of the RULE model within the budget: the mean over the seeds (in
+    the trained basis: the rotated basis ships each item group's leading blocks, which
+    would make the sets prefixes)."""
     run = ctx.run("rule")
-    got, seconds = _timed_export(run, budget, strategy="random", seed=ctx.seeds[0])
-    evals = [run.evaluate(budget=budget, strategy="random", seed=s) for s in ctx.seeds]
+    got, seconds = _timed_export(run, budget, strategy="random", seed=ctx.seeds[0],
+                                 basis="trained")
+    evals = [run.evaluate(budget=budget, strategy="random", seed=s, basis="trained")
+             for s in ctx.seeds]
     metrics = [k for k in evals[0] if "@" in k]
     mean = {**evals[0], **{k: float(np.mean([e[k] for e in evals])) for k in metrics}}
     mean["device_bytes"] = max(e["device_bytes"] for e in evals)
@@ -131,6 +160,12 @@ METHODS: dict[str, Entry] = {"rule": rule, "peel": peel}
 BASELINES: dict[str, Entry] = {
     "dense-float32": dense("float32"),
     "dense-int8": dense("int8"),
+    "dense-int4": dense("int4"),
+    "dense-svd-float32": dense("float32", "svd"),
+    "dense-svd-int8": dense("int8", "svd"),
+    "dense-svd-int4": dense("int4", "svd"),
+    "popular-svd-float32": popular("float32"),
+    "popular-svd-int4": popular("int4"),
     "uniform-retrained": uniform_retrained,
     "random-blocks": random_blocks,
     "most-popular": most_popular,

@@ -168,3 +168,31 @@ def _check_level(level: int, max_level: int) -> None:
 
 def _is_int(x: object) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+POPULAR_SHARE = 0.25  # the share of items, most popular first, that gets twice the width
+
+
+def popular_selection(counts: np.ndarray, dim: int, share: float = POPULAR_SHARE
+                      ) -> BlockSelection:
+    """Twice the width for the popular items: two item groups (0: the ``share`` most popular
+    items by ``counts``, ties by row), blocks of one position, in an order that gives group 0
+    two positions for each one of group 1's until group 0 is full. Every prefix of the order
+    is a package; the builder's fit cuts the longest that fits."""
+    counts = np.asarray(counts)
+    check(counts.ndim == 1 and len(counts) >= 1, "popularity", getattr(counts, "shape", counts),
+          "one count per item")
+    check(isinstance(share, float | int) and 0 < share < 1, "popular_share", share,
+          "a share in (0, 1)")
+    n = len(counts)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), -counts))] = np.arange(n)
+    group = (rank >= round(share * n)).astype(np.int64)
+    order, rest = [], 0
+    for b in range(dim):  # one entry per position, not per item
+        order.append((0, b))
+        if b % 2 == 1 and rest < dim:
+            order.append((1, rest))
+            rest += 1
+    order += [(1, b) for b in range(rest, dim)]
+    return BlockSelection(dim, 2, group, tuple(order))

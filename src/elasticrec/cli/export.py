@@ -11,6 +11,9 @@ Budgets count the whole package: header, user vector, id map and any seen items 
 --all-users writes the every-user bundle that evaluation uses: every user's vector, and the
 budget bounds each single-user package cut from it. A `stream` run exports its latest
 segment's stored rows at their own widths (the ragged layout), shrunk to the budget when over.
+--basis svd (the default for train runs) ships the tables rotated by the run's
+score-preserving basis, which keeps far more quality per byte (docs/methods.md); --basis
+trained ships them as trained.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import elasticrec
 DTYPES = ("float32", "float16", "int8", "int4", "int2")
 ITEM_IDS = ("auto", "catalogue")
 STRATEGIES = ("search", "greedy", "random")
+BASES = ("svd", "trained")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--released-search", action="store_true",
                    help="RULE runs: the released search setting (P=20, C=50, S=5, random "
                         "initial members) instead of 1000 cycles from the greedy solution")
+    p.add_argument("--basis", choices=BASES, default=None,
+                   help="svd (default): the tables rotated by the run's score-preserving "
+                        "basis (same full-width scores, most score in the leading positions); "
+                        "trained: as trained")
     p.add_argument("--seed", type=int, default=0, help="seeds the search")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.set_defaults(run=run)
@@ -73,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     exported = run.export_detailed(
         args.budget, user=args.user, history=args.history, dtype=args.dtype,
         strategy=args.strategy, seed=args.seed, released_search=args.released_search,
-        bundle=args.all_users, item_ids=args.item_ids, seen=args.seen)
+        bundle=args.all_users, item_ids=args.item_ids, seen=args.seen,
+        basis=args.basis or "svd")
     elasticrec.write_bytes(args.out, exported.data)
     print(f"wrote {args.out}: {exported.summary}; {time.perf_counter() - t0:.2f} s in all")
     return 0
@@ -87,6 +96,10 @@ def _stream(args: argparse.Namespace, t0: float) -> int:
         raise elasticrec.ElasticrecError("a stream run exports one stored user: give --user")
     if args.item_ids != "auto" or args.seen:
         raise elasticrec.ElasticrecError("--item-ids catalogue and --seen are for train runs")
+    if args.basis is not None:
+        raise elasticrec.ElasticrecError(f"--basis {args.basis}: a stream run ships its stored "
+                                         "rows at their own widths, as trained; --basis is "
+                                         "for train runs")
     data = elasticrec.load_stream(args.run_dir).export(args.user, dtype=args.dtype)
     pkg = runtime.load_bytes(data)
     budget = elasticrec.parse_budget(args.budget, full_table_bytes=pkg.n_items * pkg.dim * 4)

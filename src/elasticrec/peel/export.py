@@ -12,7 +12,7 @@ import numpy as np
 from elasticrec.budget.selection import BlockSelection
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
-from elasticrec.export.basis import BASES, rotate, score_basis
+from elasticrec.export.basis import BASES, Basis, rotate, score_basis
 from elasticrec.export.builder import BuildOptions, build
 from elasticrec.peel.cluster import fold_in, nearest
 from elasticrec.peel.select import one_user, select_for_budget
@@ -46,21 +46,29 @@ def place_new_user(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
     return cluster, replace(group, user=vector[None], user_labels=[label])
 
 
+def group_basis(state: PeelState, item_group: np.ndarray, cluster: int) -> Basis:
+    """The score-preserving basis of user group ``cluster``: of all its users' refined vectors
+    and its gated item table (what its packages ship)."""
+    members = np.flatnonzero(state.user_cluster == cluster)
+    items = gated_items(state.item[cluster], item_group, state.weights[cluster])
+    return score_basis(state.user[members], items)
+
+
 def group_package(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray, cluster: int,
                   rows: np.ndarray | None, budget_bytes: int, *, value_dtype: str = "float32",
                   method: str = "peel", item_ids: str = "auto",
-                  seen: tuple[int, ...] | None = None, basis: str = "trained"
-                  ) -> tuple[bytes, BlockSelection, float]:
+                  seen: tuple[int, ...] | None = None, basis: str = "trained",
+                  rotation: Basis | None = None) -> tuple[bytes, BlockSelection, float]:
     """The package bytes, the selection and the seconds the selection (sort + fit) took.
 
     ``rows`` are the users that ship; ``None``: ``emb`` already holds the group's embeddings
     (``place_new_user``). ``basis="svd"``: the group's tables in the score-preserving basis
     of the whole user group (its users' vectors and its gated items), each item group's
-    blocks the leading ones, as many as the weights' order gives it."""
+    blocks the leading ones, as many as the weights' order gives it (``rotation``: that
+    basis, computed once by the caller; default: computed here)."""
     group = emb if rows is None else group_embeddings(emb, state, item_group, cluster, rows)
     if basis == "svd":
-        members = np.flatnonzero(state.user_cluster == cluster)
-        group = rotate(group, score_basis(state.user[members], group.item))
+        group = rotate(group, rotation or group_basis(state, item_group, cluster))
     elif basis != "trained":
         raise ElasticrecError(f"basis {basis!r} is not one of {BASES}")
     device = one_user(group)  # what the budget bounds

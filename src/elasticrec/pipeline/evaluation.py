@@ -11,6 +11,7 @@ import numpy as np
 
 from elasticrec import runtime
 from elasticrec.errors import ElasticrecError
+from elasticrec.export.basis import BASES
 from elasticrec.format.sizes import device_bytes
 
 if TYPE_CHECKING:
@@ -19,11 +20,14 @@ if TYPE_CHECKING:
 
 
 def evaluate_run(run: Run, ks: tuple[int, ...], *, budget, package, dtype: str, strategy: str,
-                 seed: int, split: str, per_user: bool, data_dir, download: bool) -> dict:
+                 seed: int, split: str, per_user: bool, basis: str, data_dir,
+                 download: bool) -> dict:
     """``Run.evaluate``'s record (see its docstring)."""
     from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
     from elasticrec.export.evaluate import evaluate_package
 
+    if basis not in BASES:
+        raise ElasticrecError(f"basis {basis!r} is not one of {BASES}")
     data = run.data(data_dir=data_dir, download=download)
     known, target = _split(data, split)
     record = {"dataset": data.name, "model": run.model, "method": run.method}
@@ -41,14 +45,16 @@ def evaluate_run(run: Run, ks: tuple[int, ...], *, budget, package, dtype: str, 
         t0 = time.perf_counter()
         users, info = packages_quality(run.embeddings, run.peel_state,
                                        run.elastic_state.item_group, known, target,
-                                       run.budget_bytes(budget), ks)
+                                       run.budget_bytes(budget), ks, value_dtype=dtype,
+                                       basis=basis)
         metrics = {name: float(np.nanmean(v)) for name, v in users.items()}
-        return {**record, "budget_bytes": run.budget_bytes(budget), **metrics,
+        return {**record, "budget_bytes": run.budget_bytes(budget), "basis": basis, **metrics,
                 "n_test_users": int(np.isfinite(next(iter(users.values()))).sum()),
                 **info, "seconds": time.perf_counter() - t0,
                 **({"per_user": users} if per_user else {})}
     if package is None:
-        package = run.export_bundle(budget, dtype=dtype, strategy=strategy, seed=seed)
+        package = run.export_bundle(budget, dtype=dtype, strategy=strategy, seed=seed,
+                                    basis=basis)
     pkg = (runtime.load_bytes(package) if isinstance(package, bytes)
            else runtime.load(package))
     where = "the package" if isinstance(package, bytes) else str(package)

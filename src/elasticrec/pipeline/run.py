@@ -26,10 +26,11 @@ from elasticrec.elastic.state import ElasticState, load_elastic
 from elasticrec.embeddings import RunEmbeddings, load_embeddings
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.ranking import top_k
+from elasticrec.export.basis import BASES
 from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
-from elasticrec.pipeline.export import Exported, ExportRequest, export
+from elasticrec.pipeline.export import Bases, Exported, ExportRequest, export
 
 if TYPE_CHECKING:
     from elasticrec.data.prepare import PreparedData
@@ -50,6 +51,7 @@ class Run:
         self.model: str = self.config["model"]["model"]
         self._data = data
         self._keep = keep  # a temporary folder lives as long as its run
+        self._bases = Bases()  # the score-preserving bases, computed once each
 
     def __repr__(self) -> str:
         return (f"Run({str(self.path)!r}, method={self.method!r}, model={self.model!r}, "
@@ -137,22 +139,23 @@ class Run:
     def evaluate(self, k: Sequence[int] = (20,), *, budget: Budget | None = None,
                  package: bytes | str | os.PathLike | None = None, dtype: str = "float32",
                  strategy: str = "search", seed: int = 0, split: str = "test",
-                 per_user: bool = False, data_dir: str | os.PathLike | None = None,
-                 download: bool = True) -> dict:
+                 per_user: bool = False, basis: str = "svd",
+                 data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
         """Full-ranking metrics on the test split (training and validation items excluded),
         or with ``split="valid"`` on the validation split (training items excluded).
 
         Without ``budget`` or ``package``: the server model. With ``budget``: what ships at
         that budget, scored through the NumPy device runtime (PEEL: every user with their
         group's package; otherwise the every-user bundle, chosen by ``strategy`` and ``seed``
-        for RULE runs, values in ``dtype``). With ``package``: that bundle, exported from this
+        for RULE runs, values in ``dtype``, tables in ``basis`` as ``export`` ships them).
+        With ``package``: that bundle, exported from this
         run (bytes or a file). ``per_user=True`` adds ``"per_user"``: each metric as a float64
         array over every user row (NaN where a user has no event in the split)."""
         from elasticrec.pipeline.evaluation import evaluate_run
 
         return evaluate_run(self, _ks(k), budget=budget, package=package, dtype=dtype,
                             strategy=strategy, seed=seed, split=split, per_user=per_user,
-                            data_dir=data_dir, download=download)
+                            basis=basis, data_dir=data_dir, download=download)
 
     # --- serving on the server -------------------------------------------------------------
     def recommend(self, users, k: int = 20, *, exclude_seen: bool = True,
@@ -192,7 +195,7 @@ class Run:
     def export_detailed(self, budget: Budget, *, user=None, history: Sequence | None = None,
                         dtype: str | None = None, strategy: str = "search", seed: int = 0,
                         released_search: bool = False, bundle: bool = False,
-                        item_ids: str = "auto", seen: bool = False,
+                        item_ids: str = "auto", seen: bool = False, basis: str = "svd",
                         data_dir: str | os.PathLike | None = None) -> Exported:
         """``export``'s package with a summary of what ships and how it was chosen."""
         if (user is None and history is None) != bundle:
@@ -213,14 +216,15 @@ class Run:
         request = ExportRequest(
             self.budget_bytes(budget), user_row=user_row, history_rows=history_rows,
             value_dtype=dtype or "float32", strategy=strategy, seed=seed,
-            released_search=released_search, item_ids=item_ids, seen_rows=seen_rows)
+            released_search=released_search, item_ids=item_ids, seen_rows=seen_rows,
+            basis=basis)
         return export(self.method, self.embeddings, request, elastic=self.elastic_state,
-                      peel=self.peel_state)
+                      peel=self.peel_state, bases=self._bases)
 
     def export(self, budget: Budget, *, user=None, history: Sequence | None = None,
                dtype: str | None = None, strategy: str = "search", seed: int = 0,
                released_search: bool = False, item_ids: str = "auto",
-               seen: bool = False) -> bytes:
+               seen: bool = False, basis: str = "svd") -> bytes:
         """The device package of ``user`` (their id in the source data) or of a new user
         with the item ids ``history``, within ``budget`` bytes of the whole file (an int, or
         ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``dtype``: item
@@ -229,28 +233,36 @@ class Run:
         ``released_search`` for the released search setting). ``item_ids="catalogue"``
         names the items by the device's catalogue instead of shipping their ids;
         ``seen=True`` ships the user's seen items (training items, or ``history``), which
-        the device's ``recommend`` then leaves out; both count toward the budget."""
+        the device's ``recommend`` then leaves out; both count toward the budget.
+        ``basis``: ``"svd"`` (default) ships the tables rotated by the run's score-preserving
+        basis (the same scores at full width, the most score in the leading positions, so
+        prefixes and blocks keep more; RULE and PEEL ship each item group's leading blocks),
+        ``"trained"`` as trained (docs/methods.md)."""
         return self.export_detailed(budget, user=user, history=history, dtype=dtype,
                                     strategy=strategy, seed=seed,
                                     released_search=released_search, item_ids=item_ids,
-                                    seen=seen).data
+                                    seen=seen, basis=basis).data
 
     def export_bundle(self, budget: Budget, *, dtype: str | None = None,
                       strategy: str = "search", seed: int = 0,
-                      released_search: bool = False) -> bytes:
+                      released_search: bool = False, basis: str = "svd") -> bytes:
         """The every-user evaluation bundle (not for PEEL runs, whose packages are per user
         group): the selection for ``budget`` with every user's vector. It is larger than the
         budget, which bounds each single-user package cut from it (``export_detailed(...,
         bundle=True)`` gives that bound as ``info["device_bytes"]``)."""
         return self.export_detailed(budget, dtype=dtype, strategy=strategy, seed=seed,
-                                    released_search=released_search, bundle=True).data
+                                    released_search=released_search, bundle=True,
+                                    basis=basis).data
 
     def export_all(self, budget: Budget, users: Sequence | None = None, *,
-                   out_dir: str | os.PathLike, dtype: str | None = None) -> list[Path]:
+                   out_dir: str | os.PathLike, dtype: str | None = None,
+                   basis: str = "svd") -> list[Path]:
         """One package per user (default: every user) as ``out_dir/user<ID>.erpkg``, each
-        within ``budget``; all are built before any is written."""
+        within ``budget`` and in ``basis`` (see ``export``); all are built before any is
+        written."""
         users = list(self.user_ids if users is None else users)
-        packages = [(user, self.export(budget, user=user, dtype=dtype)) for user in users]
+        packages = [(user, self.export(budget, user=user, dtype=dtype, basis=basis))
+                    for user in users]
         out = Path(out_dir)
         paths = []
         for user, data in packages:
@@ -258,6 +270,27 @@ class Run:
             write_bytes(path, data)
             paths.append(path)
         return paths
+
+    def user_vectors(self, basis: str = "svd") -> np.ndarray:
+        """Every user's vector (row order) as their package ships it in ``basis``: the
+        trained (PEEL: refined) vector, rotated by the run's (PEEL: the user's group's)
+        score-preserving basis for ``"svd"``. A package's item part with one of these
+        vectors (``runtime.Package.with_user``) is that user's package."""
+        if basis not in BASES:
+            raise ElasticrecError(f"basis {basis!r} is not one of {BASES}")
+        if self.method != "peel":
+            if basis == "trained":
+                return self.embeddings.user
+            return self._bases.run(self.embeddings)[1].user
+        state = self.peel_state
+        if basis == "trained":
+            return state.user
+        out = np.empty_like(state.user, dtype=np.float32)
+        for c in np.unique(state.user_cluster):
+            user_map = self._bases.group(state, self.elastic_state.item_group, int(c)).user_map
+            for row in np.flatnonzero(state.user_cluster == c):  # as one user's package does
+                out[row] = (np.asarray(state.user[row:row + 1], np.float64) @ user_map)[0]
+        return out
 
     # --- a new run from this one -------------------------------------------------------------
     def personalise(self, *, out: str | os.PathLike | None = None, workers: int = 1,

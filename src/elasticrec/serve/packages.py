@@ -76,10 +76,9 @@ class PackageService:
         self._items = {str(i) for i in run.item_ids.tolist()}
         if run.method == "peel":
             self._group = np.asarray(run.peel_state.user_cluster, dtype=np.int64)
-            self._vectors = run.peel_state.user
         else:
             self._group = np.zeros(len(labels), dtype=np.int64)
-            self._vectors = run.embeddings.user
+        self._vectors = run.user_vectors()  # in the basis Run.export ships by default
         if run.method in ("rule", "peel"):
             run.elastic_state  # noqa: B018  (loaded now, not by the first request's thread)
         self._parts: OrderedDict[tuple, runtime.Package] = OrderedDict()
