@@ -30,7 +30,7 @@ def masked(emb, widths: np.ndarray) -> np.ndarray:
 def test_a_ragged_layout_without_budget_ships_every_given_value():
     emb = tables()
     widths = np.random.default_rng(1).integers(0, DIM + 1, N_ITEMS)
-    got = elasticrec.export_embeddings(emb, None, user=1,
+    got = elasticrec.export_embeddings(emb, None, user=1, basis="trained",  # the given values
                                        layout=elasticrec.RaggedSelection(widths))
     pkg = runtime.load_bytes(got.data)
     assert isinstance(pkg.manifest.layout, runtime.RaggedLayout)
