@@ -44,3 +44,11 @@ def run_folder(path, emb, method="full"):
     (path / rundir.RESULT_FILE).write_text("{}\n")
     rundir.seal(path, config)
     return path
+
+
+def clustered(n_users=50, n_items=160, n=2500, seed=0):
+    """(users, items) event arrays: four user blocks, each on its own quarter of the items."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n)
+    items = (users % 4) * (n_items // 4) + rng.integers(0, n_items // 4, n)
+    return users, items

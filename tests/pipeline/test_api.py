@@ -14,17 +14,12 @@ from elasticrec.elastic.select import rule_selection
 from elasticrec.export.basis import in_basis
 from elasticrec.export.builder import BuildOptions, build, fit
 from elasticrec.peel.export import group_package
+from toy_data import clustered
 
 QUIET = dict(log=lambda _: None, progress=False)
 SMALL = dict(model="mf", epochs=2, dim=16, eval_every=0)
 ELASTIC = dict(n_blocks=4, n_groups=4, label_configs=12)
 
-
-def clustered(n_users=50, n_items=160, n=2500, seed=0):
-    rng = np.random.default_rng(seed)
-    users = rng.integers(0, n_users, n)
-    items = (users % 4) * (n_items // 4) + rng.integers(0, n_items // 4, n)
-    return users, items
 
 
 @pytest.fixture(scope="module")

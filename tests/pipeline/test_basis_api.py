@@ -10,23 +10,18 @@ import pytest
 import elasticrec
 from elasticrec import runtime
 from elasticrec.cli import main
+from toy_data import clustered
 
 QUIET = dict(log=lambda _: None, progress=False)
 SMALL = dict(model="mf", epochs=3, dim=16, eval_every=0)
 ELASTIC = dict(n_blocks=4, n_groups=4, label_configs=12)
 
 
-def clustered(n_users=60, n_items=120, n=3000, seed=1):
-    rng = np.random.default_rng(seed)
-    users = rng.integers(0, n_users, n)
-    items = (users % 4) * (n_items // 4) + rng.integers(0, n_items // 4, n)
-    return users, items
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("basis")
-    data = clustered()
+    data = clustered(60, 120, 3000, seed=1)
     return {"full": elasticrec.fit(data, out=base / "full", **SMALL, **QUIET),
             "rule": elasticrec.fit(data, method="rule", out=base / "rule", **SMALL, **ELASTIC,
                                    **QUIET),

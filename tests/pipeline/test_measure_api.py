@@ -9,6 +9,7 @@ import pytest
 
 import elasticrec
 from elasticrec import runtime
+from toy_data import clustered
 
 NO_LOG = lambda _: None  # noqa: E731
 QUIET = dict(log=NO_LOG, progress=False)
@@ -16,12 +17,6 @@ SMALL = dict(model="mf", epochs=2, dim=16, eval_every=1)
 ELASTIC = dict(n_blocks=4, n_groups=4, label_configs=12)
 PEEL = dict(n_clusters=2, peel_epochs=1, cost=0.1)
 
-
-def clustered(n_users=50, n_items=160, n=2500, seed=0):
-    rng = np.random.default_rng(seed)
-    users = rng.integers(0, n_users, n)
-    items = (users % 4) * (n_items // 4) + rng.integers(0, n_items // 4, n)
-    return users, items
 
 
 @pytest.fixture(scope="module")
