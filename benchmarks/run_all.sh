@@ -43,3 +43,33 @@ $PY -m benchmarks.scall run --dataset ml-latest-small --budget B=0.3  --new-enti
 $PY -m benchmarks.scall table
 # Scaling out: 1 and 2 processes (see docs/distributed.md).
 $PY -m benchmarks.scaling run
+# Base models as a newcomer gets them (no options) on every shared dataset, and the schedules
+# given in full; docs/results/base_models.md. gowalla and yelp2018 default rows: hours each.
+for d in ml-100k ml-latest-small amazon-grocery ciaodvd gowalla yelp2018; do
+  for m in pop mf lightgcn; do $PY -m benchmarks.base_models run --dataset $d --model $m; done
+done
+$PY -m benchmarks.base_models run --dataset ciaodvd --model mf --label bpr-l2-0.1 -- \
+    --loss bpr --lr 1e-2 --l2 0.1 --epochs 40 --eval-every 5
+$PY -m benchmarks.base_models run --dataset gowalla --model mf --label ccl-20ep -- \
+    --loss ccl --lr 3e-3 --l2 1e-5 --epochs 20 --valid-ratio 0 --eval-every 0
+$PY -m benchmarks.base_models table
+# Quality per byte (docs/results/quality.md): the runs it reads, then the measurement.
+for m in lightgcn mf; do
+  for method in full rule peel; do
+    $PY -m elasticrec train --dataset ml-100k --model $m --method $method \
+        --out runs/quality/ml-100k-$m-$method --epochs 100 --lr 0.005
+  done
+  $PY -m benchmarks.quality run --full runs/quality/ml-100k-$m-full \
+      --rule runs/quality/ml-100k-$m-rule --peel runs/quality/ml-100k-$m-peel
+done
+$PY -m elasticrec train --dataset gowalla --model mf --out runs/quality/gowalla-mf --epochs 40 \
+    --batch-size 8192 --lr 0.005 --lr-decay 0.95 --l2 0.02 --eval-every 0
+$PY -m benchmarks.quality run --full runs/quality/gowalla-mf --eval-users 5000
+$PY -m benchmarks.quality table
+# Package format: id map costs and runtime speed on one core; peak memory of train/evaluate.
+$PY -m benchmarks.id_maps
+$PY -m benchmarks.runtime_speed
+$PY -m benchmarks.memory --dataset gowalla
+# The package server under load (its PEEL run first).
+$PY -m benchmarks.serve train --out runs/serve/gowalla-peel
+$PY -m benchmarks.serve run --run-dir runs/serve/gowalla-peel
