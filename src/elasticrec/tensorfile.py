@@ -85,6 +85,26 @@ def read_bounded(path: Path, limit: int) -> bytes:
         return fh.read(limit)
 
 
+def read_json_lines(path: Path, limit: int, *,
+                    valid: Callable[[object], bool] = lambda r: isinstance(r, dict),
+                    what: str = "a JSON object") -> list[dict]:
+    """The record on each non-blank line of the regular file ``path`` (at most ``limit``
+    bytes, ``read_bounded``); a line that is not JSON, or whose value fails ``valid``, is
+    refused by file and line as not ``what``."""
+    records = []
+    for number, line in enumerate(read_bounded(path, limit).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        if not valid(record):
+            raise RunFileError(f"{path} line {number}: not {what}")
+        records.append(record)
+    return records
+
+
 def _short(exc: BaseException) -> str:
     """An exception's text on one line, cut to a readable length."""
     return " ".join(str(exc).split())[:200] or type(exc).__name__

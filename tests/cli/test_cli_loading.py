@@ -8,11 +8,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import elasticrec
 from elasticrec.cli import COMMANDS, build_parser, main
+from toy_data import clustered
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # Every module of the training stack and the other extras, made unimportable.
@@ -39,9 +39,7 @@ def run_blocked(*argv: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
     """A real PEEL package of a tiny run, exported at 60% of its item table."""
-    rng = np.random.default_rng(0)
-    users = rng.integers(0, 40, 2500)
-    items = (users % 4) * 40 + rng.integers(0, 40, 2500)
+    users, items = clustered(40, 160, 2500, seed=0)
     base = tmp_path_factory.mktemp("loading")
     run = elasticrec.fit((users, items), method="peel", out=base / "run", model="mf",
                          epochs=2, dim=16, n_blocks=4, n_groups=4, label_configs=12,

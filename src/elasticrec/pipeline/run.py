@@ -12,7 +12,6 @@ integer, else strings), never by internal row numbers.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
 from elasticrec.pipeline.export import Bases, Exported, ExportRequest, export
+from elasticrec.tensorfile import read_json_lines
 
 if TYPE_CHECKING:
     from elasticrec.data.prepare import PreparedData
@@ -71,11 +71,7 @@ class Run:
         path = self.path / HISTORY_FILE
         if not path.is_file():
             return []
-        try:
-            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                    if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise ElasticrecError(f"{path}: not one JSON record per line ({exc})") from exc
+        return read_json_lines(path, rundir.MAX_JSON_BYTES)
 
     @functools.cached_property
     def embeddings(self) -> RunEmbeddings:

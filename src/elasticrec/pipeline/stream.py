@@ -26,7 +26,7 @@ from elasticrec.budget.units import format_bytes, parse_stream_budget
 from elasticrec.errors import ElasticrecError
 from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.rundir import MAX_JSON_BYTES, read_json
-from elasticrec.tensorfile import read_bounded, read_tensors, write_tensors
+from elasticrec.tensorfile import read_json_lines, read_tensors, write_tensors
 
 METHODS = ("scall", "su", "mr", "grow")
 SEGMENTS_FILE, SUMMARY_FILE = "segments.jsonl", "summary.json"
@@ -222,18 +222,7 @@ def _json_lines(path: Path) -> list[dict]:
     """One JSON object per non-blank line; a bad line is refused by file and line."""
     if not path.exists():
         raise ElasticrecError(f"{path}: not found; is {path.parent} a finished stream?")
-    records = []
-    for number, line in enumerate(read_bounded(path, MAX_JSON_BYTES).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            record = None
-        if not isinstance(record, dict):
-            raise ElasticrecError(f"{path} line {number}: not a JSON object")
-        records.append(record)
-    return records
+    return read_json_lines(path, MAX_JSON_BYTES)
 
 
 def _labels(labels, n: int) -> np.ndarray:

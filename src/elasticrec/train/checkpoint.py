@@ -19,9 +19,11 @@ from safetensors.torch import save_file
 
 from elasticrec.atomic import atomic_path
 from elasticrec.errors import ElasticrecError
+from elasticrec.tensorfile import read_json_lines
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
+MAX_METRICS_BYTES = 256 << 20  # one short record per epoch
 
 
 class CheckpointError(ElasticrecError, ValueError):
@@ -95,17 +97,12 @@ def check_resumable(run_dir: str | Path, train_config: dict[str, Any], *,
                               f"configuration (changed: {', '.join(changed)})")
     path = Path(run_dir) / METRICS_FILE
     if path.is_file():
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    record = None
-                if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
-                    raise CheckpointError(f"{path} line {number}: not a metrics record (a JSON "
-                                          "object with an integer epoch)")
+        read_json_lines(path, MAX_METRICS_BYTES, valid=_metrics_record,
+                        what="a metrics record (a JSON object with an integer epoch)")
+
+
+def _metrics_record(record: object) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("epoch"), int)
 
 
 def load_checkpoint(
