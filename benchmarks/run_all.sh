@@ -52,6 +52,13 @@ $PY -m benchmarks.base_models run --dataset ciaodvd --model mf --label bpr-l2-0.
     --loss bpr --lr 1e-2 --l2 0.1 --epochs 40 --eval-every 5
 $PY -m benchmarks.base_models run --dataset gowalla --model mf --label ccl-20ep -- \
     --loss ccl --lr 3e-3 --l2 1e-5 --epochs 20 --valid-ratio 0 --eval-every 0
+# SimpleX's schedule for MF-CCL (lr 1e-4, batch 512, 1000 negatives, N(0, 1e-4) init)
+$PY -m benchmarks.base_models run --dataset gowalla --model mf --label ccl-simplex -- \
+    --loss ccl --n-negatives 1000 --batch-size 512 --lr 1e-4 --l2 0 --init-std 1e-4 \
+    --epochs 24 --valid-ratio 0 --eval-every 0
+$PY -m benchmarks.base_models run --dataset yelp2018 --model mf --label ccl-simplex -- \
+    --loss ccl --n-negatives 1000 --batch-size 512 --lr 1e-4 --l2 0 --init-std 1e-4 \
+    --epochs 12 --valid-ratio 0 --eval-every 0
 $PY -m benchmarks.base_models table
 # Quality per byte (docs/results/quality.md): the runs it reads, then the measurement.
 for m in lightgcn mf; do

@@ -46,6 +46,24 @@ def test_train_then_evaluate_json(tmp_path, events_csv, capsys):
     assert record["recall@20"] == pytest.approx(trained["recall@20"])
 
 
+def test_init_std_reaches_the_model(tmp_path, events_csv, capsys):
+    """--init-std sets the N(0, s) initialisation: a one-step CCL run from 1e-4 keeps rows
+    that small (SimpleX's initialisation; docs/training.md)."""
+    from safetensors.numpy import load_file
+
+    run = tmp_path / "run"
+    code, _, _ = run_cli(capsys, "train", "--dataset", str(events_csv), "--model", "mf",
+                         "--out", str(run), "--epochs", "1", "--batch-size", "4096",
+                         "--dim", "8", "--eval-every", "0", "--init-std", "1e-4",
+                         "--loss", "bpr", "--lr", "1e-6")
+    assert code == 0
+    config = json.loads((run / "config.json").read_text())
+    assert json.dumps(config).count('"init_std": 0.0001') == 1
+    ckpt = load_file(str(run / "checkpoint.safetensors"))
+    table = next(v for k, v in ckpt.items() if k.endswith("embedding"))
+    assert 0 < np.abs(table).max() < 1e-3
+
+
 def test_lightgcn_with_validation_and_resume(tmp_path, events_csv, capsys):
     run = tmp_path / "run"
     args = ["train", "--dataset", str(events_csv), "--model", "lightgcn", "--out", str(run),

@@ -171,6 +171,7 @@ OPTIONS = [
     Case("dim-zero", train("--dim", "0"), "--dim"),
     Case("dim-huge", train("--dim", "100000000000"), "--dim"),
     Case("dim-text", train("--dim", "wide"), "--dim"),
+    Case("init-std-zero", train("--init-std", "0"), "--init-std"),
     Case("epochs-zero", train("--epochs", "0"), "--epochs"),
     Case("batch-zero", train("--batch-size", "0"), "--batch-size"),
     Case("test-ratio-one", train("--test-ratio", "1"), "--test-ratio"),

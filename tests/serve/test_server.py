@@ -25,12 +25,12 @@ def test_healthz_and_manifest(peel_server, tiny_runs):
     assert status == 200
     assert manifest["method"] == "peel" and manifest["n_users"] == len(run.user_ids)
     assert manifest["full_table_bytes"] == run.full_table_bytes
-    assert manifest["dtypes"] == ["float32", "float16", "int8"]
+    assert manifest["dtypes"] == ["float32", "float16", "int8", "int4", "int2"]
     status, error = peel_server.json("/v1/runs/other/manifest")
     assert status == 404 and error["parameter"] == "name"
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int8"])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "int4"])
 def test_package_fits_loads_and_matches_export(peel_server, tiny_runs, dtype):
     run = elasticrec.load_run(tiny_runs["peel"])
     for user in run.user_ids[:12].tolist():  # several groups, ids of several lengths
@@ -71,7 +71,7 @@ def test_repeated_group_requests_hit_the_cache(peel_server):
     ({"user": 37}, 400, "budget"),
     ({"user": 37, "budget": "lots"}, 400, "budget"),
     ({"user": 37, "budget": 10}, 422, "budget"),
-    ({"user": 37, "budget": BUDGET, "dtype": "int4"}, 400, "dtype"),
+    ({"user": 37, "budget": BUDGET, "dtype": "int3"}, 400, "dtype"),
     ({"user": 37, "budget": BUDGET, "colour": "red"}, 400, "colour"),
 ])
 def test_bad_requests_name_the_parameter(peel_server, query, status, parameter):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import elasticrec
 
-DTYPES = ("float32", "float16", "int8", "int4", "int2")
+DTYPES = elasticrec.option_choices()["dtype"]  # the package format's value types
 ITEM_IDS = ("auto", "catalogue")
 STRATEGIES = ("search", "greedy", "random")
 BASES = ("svd", "trained")

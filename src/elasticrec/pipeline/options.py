@@ -155,6 +155,7 @@ def option_choices() -> dict[str, tuple]:
     from elasticrec.data.config import SPLITS
     from elasticrec.elastic.config import DIVERSITY_FORMS, GROUPINGS, SUBSET_SIZES
     from elasticrec.elastic.estimator import ESTIMATORS
+    from elasticrec.format.values import VALUE_DTYPES
     from elasticrec.models.config import MODELS
     from elasticrec.peel.config import GATES
     from elasticrec.train.config import LOSSES
@@ -162,4 +163,5 @@ def option_choices() -> dict[str, tuple]:
     return {"model": MODELS, "method": METHODS, "split": SPLITS, "grouping": GROUPINGS,
             "diversity_form": DIVERSITY_FORMS, "subset_sizes": SUBSET_SIZES,
             "estimator": ESTIMATORS, "gate": GATES, "sampling": ("users", "pairs"),
-            "combine": ("mean", "concat"), "loss": LOSSES}
+            "combine": ("mean", "concat"), "loss": LOSSES,
+            "dtype": tuple(VALUE_DTYPES)}

@@ -26,7 +26,7 @@ import numpy as np
 import elasticrec
 from elasticrec import runtime
 
-DTYPES = ("float32", "float16", "int8")  # the item value types a package can hold
+DTYPES = elasticrec.option_choices()["dtype"]  # the item value types a package can hold
 DIGEST = slice(53, 117)  # the package's sha256, at a fixed offset (docs/FORMAT.md, section 5)
 
 
