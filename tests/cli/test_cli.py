@@ -47,8 +47,8 @@ def test_train_then_evaluate_json(tmp_path, events_csv, capsys):
 
 
 def test_init_std_reaches_the_model(tmp_path, events_csv, capsys):
-    """--init-std sets the N(0, s) initialisation: a one-step CCL run from 1e-4 keeps rows
-    that small (SimpleX's initialisation; docs/training.md)."""
+    """--init-std sets the N(0, s) initialisation: one epoch at a tiny learning rate from
+    1e-4 (SimpleX's initialisation; docs/training.md) keeps every row that small."""
     from safetensors.numpy import load_file
 
     run = tmp_path / "run"
