@@ -7,6 +7,8 @@ import torch
 from elasticrec.data.interactions import Interactions
 from elasticrec.data.sampling import BPRSampler
 from elasticrec.models.base import BatchEmbeddings
+from elasticrec.models.config import ModelConfig
+from elasticrec.models.factory import build_model
 from elasticrec.models.losses import CCLObjective
 from elasticrec.models.mf import MF
 
@@ -69,3 +71,13 @@ def test_a_cosine_model_stores_unit_rows():
     users, items = model.final_embeddings()
     torch.testing.assert_close(users.norm(dim=1), torch.ones(3))
     torch.testing.assert_close(items.norm(dim=1), torch.ones(4))
+
+
+@pytest.mark.parametrize("cosine, std", [(True, 1e-4), (False, 0.1)])
+def test_the_initial_scale_follows_the_loss_unless_given(cosine, std):
+    train = Interactions(np.arange(200) % 40, np.arange(200) % 30, 40, 30)
+    built = build_model(ModelConfig(model="mf"), train, 0, cosine=cosine)
+    # N(0, s) over 70 x 64 values: the sample deviation is within 5% of s
+    assert built.embedding.std().item() == pytest.approx(std, rel=0.05)
+    given = build_model(ModelConfig(model="mf", init_std=0.5), train, 0, cosine=cosine)
+    assert given.embedding.std().item() == pytest.approx(0.5, rel=0.05)

@@ -60,8 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--combine", choices=choices["combine"], default="mean",
                    help="LightGCN layer combination")
     m.add_argument("--init-std", type=float, default=None,
-                   help="standard deviation of the N(0, s) initialisation [0.1, as in "
-                        "LightGCN-PyTorch; SimpleX's CCL schedules use 1e-4]")
+                   help="standard deviation of the N(0, s) initialisation [by loss: 0.1 for "
+                        "BPR, as in LightGCN-PyTorch; 1e-4 for CCL, as in SimpleX]")
     t = p.add_argument_group(
         "training", "With none of the schedule options below (--epochs to --sampling), a "
         "plain run chooses --loss, --lr and --l2 on a validation split by successive halving "

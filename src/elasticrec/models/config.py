@@ -8,6 +8,8 @@ from typing import Literal
 from elasticrec.checks import check
 
 MODELS = ("mf", "lightgcn", "pop")  # pop: the most-popular ranking, nothing trained
+DOT_INIT_STD = 0.1  # LightGCN-PyTorch's initial scale (BPR)
+COSINE_INIT_STD = 1e-4  # SimpleX's initial scale (CCL)
 
 
 @dataclass(frozen=True)
@@ -16,11 +18,21 @@ class ModelConfig:
     dim: int = 64  # width of the ego embeddings
     n_layers: int = 3  # LightGCN propagation layers
     combine: Literal["mean", "concat"] = "mean"  # LightGCN layer combination
-    init_std: float = 0.1  # N(0, init_std) initialisation, as in LightGCN-PyTorch
+    # N(0, init_std) initialisation; None: by loss (``init_std_for``)
+    init_std: float | None = None
 
     def __post_init__(self) -> None:
         check(self.model in MODELS, "model", self.model, f"one of {MODELS}")
         check(self.dim > 0, "dim", self.dim, "a positive integer")
         check(self.n_layers >= 0, "n_layers", self.n_layers, "an integer >= 0")
         check(self.combine in ("mean", "concat"), "combine", self.combine, "'mean' or 'concat'")
-        check(self.init_std > 0, "init_std", self.init_std, "a positive number")
+        check(self.init_std is None or self.init_std > 0, "init_std", self.init_std,
+              "a positive number, or None (by loss)")
+
+    def init_std_for(self, cosine: bool) -> float:
+        """The initial scale: the one given, else SimpleX's N(0, 1e-4) for a cosine model (a
+        cosine score's gradient shrinks as the norms grow, so a small start is a large
+        effective learning rate), LightGCN-PyTorch's N(0, 0.1) for a dot-product one."""
+        if self.init_std is not None:
+            return self.init_std
+        return COSINE_INIT_STD if cosine else DOT_INIT_STD

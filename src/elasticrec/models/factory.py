@@ -22,10 +22,10 @@ def build_model(config: ModelConfig, train: Interactions, seed: int, *,
                           np.bincount(train.item, minlength=train.n_items))
     gen = torch.Generator().manual_seed(seed)
     if config.model == "mf":
-        return MF(train.n_users, train.n_items, config.dim, init_std=config.init_std,
+        return MF(train.n_users, train.n_items, config.dim, init_std=config.init_std_for(cosine),
                   generator=gen, cosine=cosine)
     return LightGCN(
         train.n_users, train.n_items, config.dim, normalized_adjacency(train),
-        n_layers=config.n_layers, combine=config.combine, init_std=config.init_std,
+        n_layers=config.n_layers, combine=config.combine, init_std=config.init_std_for(cosine),
         generator=gen, cosine=cosine,
     )
