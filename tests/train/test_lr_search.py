@@ -29,17 +29,28 @@ def test_rungs_keep_a_third_and_triple_the_epochs():
 @pytest.mark.parametrize("budget", [1.0, 20.0, 100.0, 1e6])
 def test_the_chosen_plan_fits_the_budget(budget):
     config = SearchConfig(budget_seconds=budget)
-    n, r0 = choose_plan(config, epoch_s=0.7, eval_s=0.3, horizon=30)
+    n, r0, eta = choose_plan(config, epoch_s=0.7, eval_s=0.3, horizon=30)
     if n > 1:
-        assert plan_cost(n, r0, 3, 0.7, 0.3) <= budget
-        assert rung_plan(n, r0, 3)[-1][1] <= 30  # no trial trains past the horizon
+        assert plan_cost(n, r0, eta, 0.7, 0.3) <= budget
+        assert rung_plan(n, r0, eta)[-1][1] <= 30  # no trial trains past the horizon
     bigger = choose_plan(SearchConfig(budget_seconds=budget * 2), 0.7, 0.3, 30)
-    assert bigger >= (n, r0)  # more budget never buys a smaller search
+    assert bigger[:2] >= (n, r0)  # more budget never buys a smaller search
+
+
+def test_the_whole_grid_trains_to_the_horizon_when_that_fits():
+    # 18 trials x (30 epochs x 0.7s + 0.3s) = 383.4s: one rung, nothing cut on early scores
+    assert choose_plan(SearchConfig(budget_seconds=384), 0.7, 0.3, 30) == (18, 30, 18)
+    assert rung_plan(18, 30, 18) == [(18, 30)]
+    _, r0, eta = choose_plan(SearchConfig(budget_seconds=383), 0.7, 0.3, 30)
+    assert eta == 3 and r0 < 30  # just short of it: successive halving
 
 
 def test_a_short_horizon_cuts_the_grid_rather_than_exceeding_it():
-    n, r0 = choose_plan(SearchConfig(budget_seconds=1e6), 0.1, 0.1, horizon=2)
-    assert rung_plan(n, r0, 3)[-1][1] <= 2 and n == 3
+    n, r0, eta = choose_plan(SearchConfig(budget_seconds=1e6, losses=("bpr",),
+                                          lrs=(1e-3,)), 0.1, 0.1, horizon=2)
+    assert (n, r0, eta) == (3, 2, 3)  # the 3 trials at the horizon: no halving
+    n, r0, eta = choose_plan(SearchConfig(budget_seconds=1.5), 0.1, 0.1, horizon=2)
+    assert rung_plan(n, r0, eta)[-1][1] <= 2 and n == 3
 
 
 def test_durations_and_the_grid():
@@ -119,10 +130,11 @@ def test_a_searched_run_resumes_its_choice_without_searching_again(tmp_path):
     options = dict(model="mf", dim=8, search_budget="1h", eval_every=1, patience=0, **QUIET)
     first = elasticrec.fit(data, out=tmp_path / "run", epochs=8, **options)
     search = json.loads((first.path / "config.json").read_text())["search"]
-    assert search["epochs"] == 3 and len(search["trials"]) == 9  # 8 // 2 epochs: two rungs
+    # 8 // 2 = 4 epochs: the whole grid fits the budget at the horizon, one rung
+    assert search["epochs"] == 4 and len(search["trials"]) == 18 and search["eta"] == 18
     assert first.result["epochs"] == 8
     again = elasticrec.fit(data, out=tmp_path / "run", epochs=10, resume=True, **options)
     assert json.loads((again.path / "config.json").read_text())["search"] == search
     lines = (again.path / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 8))
+    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 7))  # 10 - 4 after it
     assert again.result["epochs"] == 10 and again.result["lr"] == search["lr"]

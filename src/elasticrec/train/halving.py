@@ -3,8 +3,9 @@
 
 Rung 0 trains ``n`` trials ``r0`` epochs each; every rung keeps the best ``1/eta`` and trains
 them ``eta`` times as many epochs, until one is left (Jamieson and Talwalkar, 2016).
-``choose_plan`` takes the most trials, then the most epochs, that fit the budget at measured
-epoch and validation times; the loop that runs the plan is ``train.search``.
+``choose_plan`` trains the whole grid to the horizon without halving when that fits the
+budget, else takes the most trials, then the most epochs, that fit, at measured epoch and
+validation times; the loop that runs the plan is ``train.search``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import math
 import re
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from elasticrec.checks import check
 
@@ -91,16 +93,25 @@ def plan_cost(n: int, r0: int, eta: int, epoch_s: float, eval_s: float) -> float
     return cost
 
 
-def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float,
-                horizon: int) -> tuple[int, int]:
-    """(trials, r0): the most trials (up to the grid), then the most epochs ``r0``, whose
-    plan fits the budget, no trial training more than ``horizon`` epochs."""
-    eta = config.eta
-    for n in range(len(config.grid()), 1, -1):
+class Plan(NamedTuple):
+    trials: int  # trials at rung 0
+    r0: int  # epochs each trains at rung 0
+    eta: int  # every rung keeps the best 1/eta (eta = trials: one rung, no halving)
+
+
+def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float, horizon: int) -> Plan:
+    """The whole grid trained to ``horizon`` and compared once, when that fits the budget
+    (nothing is cut on early scores, which favour a fast start over a good end: a high L2
+    learns slower); else successive halving with the most trials (up to the grid), then the
+    most epochs ``r0``, that fit, no trial training more than ``horizon`` epochs."""
+    eta, size = config.eta, len(config.grid())
+    if size > 1 and plan_cost(size, horizon, size, epoch_s, eval_s) <= config.budget_seconds:
+        return Plan(size, horizon, size)
+    for n in range(size, 1, -1):
         rungs = len(rung_plan(n, 1, eta))
         r_max = horizon // eta ** (rungs - 1)  # 0: too many rungs for the horizon
         fits = [r0 for r0 in range(1, r_max + 1)
                 if plan_cost(n, r0, eta, epoch_s, eval_s) <= config.budget_seconds]
         if fits:
-            return n, fits[-1]
-    return 1, 1
+            return Plan(n, fits[-1], eta)
+    return Plan(1, 1, eta)

@@ -3,10 +3,12 @@
 Every pair of the grid (``SearchConfig``, ``train.halving``) starts as a trial (its own model
 and optimiser). Rung 0 trains every trial ``r0`` epochs and scores it on the validation split;
 the best ``1/eta`` go on to ``eta`` times as many epochs, and so on until one trial is left.
-``r0`` is the largest number of epochs that fits the plan in the budget, from the first
-trial's measured epoch and validation times; when even one epoch per trial does not fit, the
-grid is cut to the pairs nearest its centre. The winner keeps its weights and optimiser
-state, and training continues from them (``pipeline.fit``).
+When the whole grid trained to the horizon fits the budget, every trial trains that long and
+they are compared once (no halving). Else ``r0`` is the largest number of epochs that fits
+the plan in the budget, from the first trial's measured epoch and validation times; when
+even one epoch per trial does not fit, the grid is cut to the pairs nearest its centre. The
+winner keeps its weights and optimiser state, and training continues from them
+(``pipeline.fit``).
 
 Only the validation scores that ``validate`` returns are read: the test split is never seen.
 """
@@ -55,6 +57,7 @@ class SearchResult:
     winner: Trial
     trials: list[Trial]
     r0: int
+    eta: int
     seconds: float
 
     def report(self, config: SearchConfig, metric: str) -> dict:
@@ -62,7 +65,7 @@ class SearchResult:
                 "epochs": self.winner.epochs,
                 "metric": metric, "best": self.winner.scores[-1][metric]
                 if self.winner.scores else None, "r0": self.r0,
-                "seconds": self.seconds, "config": config.to_json(),
+                "eta": self.eta, "seconds": self.seconds, "config": config.to_json(),
                 "trials": [t.record() for t in self.trials]}
 
 
@@ -100,15 +103,14 @@ def successive_halving(
     score(first)
     epoch_s, eval_s = t1 - t0, time.perf_counter() - t1
     spent = time.perf_counter() - t_start
-    n, r0 = choose_plan(replace(config, budget_seconds=max(config.budget_seconds - spent,
-                                                           1e-9)),
-                        epoch_s, eval_s, horizon)
-    log(f"search: {n} of {len(grid)} (loss, lr, l2) trials, {r0} epoch(s) at rung 0 "
-        f"({epoch_s:.1f}s per epoch, {eval_s:.1f}s per validation, budget "
-        f"{config.budget_seconds:.0f}s)")
+    n, r0, eta = choose_plan(replace(config, budget_seconds=max(
+        config.budget_seconds - spent, 1e-9)), epoch_s, eval_s, horizon)
+    log(f"search: {n} of {len(grid)} (loss, lr, l2) trials, {r0} epoch(s) at rung 0"
+        f"{', no halving' if eta >= n else ''} ({epoch_s:.1f}s per epoch, {eval_s:.1f}s per "
+        f"validation, budget {config.budget_seconds:.0f}s)")
     trials = [first] + [new_trial(*pair) for pair in grid[1:n]]
     alive = trials
-    for rung, (_count, epochs) in enumerate(rung_plan(n, r0, config.eta)):
+    for rung, (_count, epochs) in enumerate(rung_plan(n, r0, eta)):
         values = []
         for trial in alive:
             if not (trial.scores and trial.scores[-1]["epochs"] == epochs):
@@ -119,10 +121,10 @@ def successive_halving(
         log(f"search rung {rung}: {epochs} epoch(s): " + ", ".join(
             f"{alive[i].loss} lr {alive[i].lr:g} l2 {alive[i].l2:g} {metric} {values[i]:.4f}"
             for i in order))
-        alive = [alive[i] for i in order[: math.ceil(len(alive) / config.eta)]]
+        alive = [alive[i] for i in order[: math.ceil(len(alive) / eta)]]
     winner = alive[0]
     for trial in trials:  # free the other trials' tables
         if trial is not winner:
             trial.trainer = None  # type: ignore[assignment]
-    return SearchResult(winner=winner, trials=trials, r0=r0,
+    return SearchResult(winner=winner, trials=trials, r0=r0, eta=eta,
                         seconds=time.perf_counter() - t_start)
