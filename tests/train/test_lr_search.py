@@ -7,6 +7,8 @@ import pytest
 
 import elasticrec
 from elasticrec.pipeline.options import make_configs
+from elasticrec.train import config as train_config
+from elasticrec.train.config import graph_batch_size
 from elasticrec.train.halving import (
     SearchConfig,
     choose_plan,
@@ -138,3 +140,16 @@ def test_a_searched_run_resumes_its_choice_without_searching_again(tmp_path):
     lines = (again.path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 7))  # 10 - 4 after it
     assert again.result["epochs"] == 10 and again.result["lr"] == search["lr"]
+
+
+def test_lightgcn_batches_are_sized_by_the_training_events(tmp_path, monkeypatch):
+    assert graph_batch_size(100) == 2048 and graph_batch_size(727_869) == 11_373
+    assert graph_batch_size(10**9) == 32768
+    data = write_split(tmp_path / "data", lambda u, b, rng: [10 * b + 9])  # 192 events
+    monkeypatch.setattr(train_config, "GRAPH_STEPS_PER_EPOCH", 4)
+    monkeypatch.setattr(train_config, "GRAPH_BATCH_RANGE", (16, 4096))
+    options = dict(dim=8, epochs=1, eval_every=0, **QUIET)
+    assert elasticrec.fit(data, model="lightgcn", **options).result["batch_size"] == 48
+    assert elasticrec.fit(data, model="mf", **options).result["batch_size"] == 2048
+    given = elasticrec.fit(data, model="lightgcn", batch_size=5, **options)
+    assert given.result["batch_size"] == 5

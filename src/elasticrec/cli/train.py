@@ -72,7 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=None,
                    help=f"the most epochs; early stopping may end sooner [{defaults.epochs}]")
     t.add_argument("--batch-size", type=int, default=None,
-                   help=f"positives per step [{defaults.batch_size}]")
+                   help=f"positives per step [{defaults.batch_size}; lightgcn: sized by the "
+                        "training events, about 64 steps per epoch (docs/training.md)]")
     t.add_argument("--lr", type=float, default=None,
                    help=f"Adam learning rate [searched; {defaults.lr:g} without search]")
     t.add_argument("--lr-decay", type=float, default=None,

@@ -49,7 +49,7 @@ from elasticrec.pipeline.inputs import COLUMN_OPTIONS, data_source
 from elasticrec.pipeline.options import RunConfigs, make_configs
 from elasticrec.pipeline.run import Run
 from elasticrec.train.checkpoint import CHECKPOINT_FILE, check_resumable
-from elasticrec.train.config import TrainConfig
+from elasticrec.train.config import TrainConfig, graph_batch_size
 from elasticrec.train.distributed import SINGLE, DistContext
 from elasticrec.train.search import successive_halving
 from elasticrec.train.trainer import Trainer
@@ -120,6 +120,9 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     ds = source.load(None if data_dir is None else Path(data_dir), download=download,
                      columns={k: v for k, v in columns.items() if v is not None})
     prepared = split_dataset(configs.data, ds)
+    if "batch_size" not in options and configs.model.model == "lightgcn":
+        configs = replace(configs, train=replace(
+            configs.train, batch_size=graph_batch_size(len(prepared.train))))
     config = _config(configs, prepared.fingerprint, in_memory=source.in_memory)
     # who this run is: its checkpoints carry it, so a checkpoint from another run is refused
     config["run_id"] = (saved or {}).get("run_id") or uuid.uuid4().hex
