@@ -39,12 +39,16 @@ def test_the_chosen_plan_fits_the_budget(budget):
     assert bigger[:2] >= (n, r0)  # more budget never buys a smaller search
 
 
-def test_the_whole_grid_trains_to_the_horizon_when_that_fits():
-    # 18 trials x (30 epochs x 0.7s + 0.3s) = 383.4s: one rung, nothing cut on early scores
+def test_the_whole_grid_trains_without_halving_when_it_trains_long_enough():
+    # 18 trials x (30 epochs x 0.7s + 0.3s) = 383.4s: one rung at the horizon
     assert choose_plan(SearchConfig(budget_seconds=384), 0.7, 0.3, 30) == (18, 30, 18)
     assert rung_plan(18, 30, 18) == [(18, 30)]
-    _, r0, eta = choose_plan(SearchConfig(budget_seconds=383), 0.7, 0.3, 30)
-    assert eta == 3 and r0 < 30  # just short of it: successive halving
+    # short of it, the whole grid still trains 29 epochs: later than halving's first cut
+    # (18 trials at 3 epochs, 6 at 9, 2 at 27)
+    assert choose_plan(SearchConfig(budget_seconds=383), 0.7, 0.3, 30) == (18, 29, 18)
+    # 18 x (8 x 0.7 + 0.3) = 106.2s would train the grid 8 epochs: halving's survivors of
+    # the first cut reach 9 (18 x 2.4 + 6 x 4.5 + 2 x 12.9 = 96s), so it halves
+    assert choose_plan(SearchConfig(budget_seconds=113), 0.7, 0.3, 30) == (18, 3, 3)
 
 
 def test_a_short_horizon_cuts_the_grid_rather_than_exceeding_it():

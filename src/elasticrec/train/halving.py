@@ -3,9 +3,9 @@
 
 Rung 0 trains ``n`` trials ``r0`` epochs each; every rung keeps the best ``1/eta`` and trains
 them ``eta`` times as many epochs, until one is left (Jamieson and Talwalkar, 2016).
-``choose_plan`` trains the whole grid to the horizon without halving when that fits the
-budget, else takes the most trials, then the most epochs, that fit, at measured epoch and
-validation times; the loop that runs the plan is ``train.search``.
+``choose_plan`` takes the most trials, then the most epochs, that fit the budget at measured
+epoch and validation times, or trains the whole grid without halving when that fits for as
+long as halving's first survivors train; the loop that runs the plan is ``train.search``.
 """
 
 from __future__ import annotations
@@ -100,18 +100,24 @@ class Plan(NamedTuple):
 
 
 def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float, horizon: int) -> Plan:
-    """The whole grid trained to ``horizon`` and compared once, when that fits the budget
-    (nothing is cut on early scores, which favour a fast start over a good end: a high L2
-    learns slower); else successive halving with the most trials (up to the grid), then the
-    most epochs ``r0``, that fit, no trial training more than ``horizon`` epochs."""
+    """Successive halving with the most trials (up to the grid), then the most epochs
+    ``r0``, that fit the budget, no trial training more than ``horizon`` epochs; but the
+    whole grid trained ``R`` epochs and compared once, when that fits with ``R`` at least
+    the epochs halving's first survivors reach (``eta * r0``): early scores favour a fast
+    start over a good end (a high L2 learns slower), so the later the first cut, the
+    better."""
     eta, size = config.eta, len(config.grid())
-    if size > 1 and plan_cost(size, horizon, size, epoch_s, eval_s) <= config.budget_seconds:
-        return Plan(size, horizon, size)
+    halving = Plan(1, 1, eta)
     for n in range(size, 1, -1):
         rungs = len(rung_plan(n, 1, eta))
         r_max = horizon // eta ** (rungs - 1)  # 0: too many rungs for the horizon
         fits = [r0 for r0 in range(1, r_max + 1)
                 if plan_cost(n, r0, eta, epoch_s, eval_s) <= config.budget_seconds]
         if fits:
-            return Plan(n, fits[-1], eta)
-    return Plan(1, 1, eta)
+            halving = Plan(n, fits[-1], eta)
+            break
+    if halving.trials < size or size < 2:
+        return halving
+    whole = [r for r in range(halving.r0 * eta, horizon + 1)
+             if plan_cost(size, r, size, epoch_s, eval_s) <= config.budget_seconds]
+    return Plan(size, whole[-1], size) if whole else halving
