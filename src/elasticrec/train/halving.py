@@ -116,7 +116,7 @@ def choose_plan(config: SearchConfig, epoch_s: float, eval_s: float, horizon: in
         if fits:
             halving = Plan(n, fits[-1], eta)
             break
-    if halving.trials < size or size < 2:
+    if size < 2:
         return halving
     whole = [r for r in range(halving.r0 * eta, horizon + 1)
              if plan_cost(size, r, size, epoch_s, eval_s) <= config.budget_seconds]
