@@ -98,9 +98,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="users: user-uniform positives as in the LightGCN/NGCF code "
                         "[default]; pairs: every training pair once per epoch")
     t.add_argument("--search-budget", default=None,
-                   help="wall time for choosing --loss, --lr and --l2 on validation, e.g. 90s, "
-                        "10m, "
-                        "1h; 0: no search [10m when no schedule option is given]")
+                   help="CPU time (this process, threads summed) for choosing --loss, --lr and "
+                        "--l2 on validation, e.g. 90s, 10m, 1h; 0: no search [10m when no "
+                        "schedule option is given]")
     t.add_argument("--eval-every", type=int, default=None,
                    help=f"validate every this many epochs; 0: never [{defaults.eval_every}]")
     t.add_argument("--patience", type=int, default=None,

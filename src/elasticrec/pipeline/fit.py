@@ -77,7 +77,7 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     ``options``: any field of the data, model, training, elastic or PEEL configs (see
     ``elasticrec.pipeline.options``), e.g. ``epochs=40, dim=64, lr=1e-3, n_blocks=16``.
     With no schedule option, a plain run carves a validation split, chooses the loss, lr and
-    L2 on it by successive halving within ``search_budget`` (default ``"10m"``), stops early on
+    L2 on it within ``search_budget`` (CPU time, default ``"10m"``), stops early on
     validation Recall@20 (docs/training.md). ``model="pop"`` is the most-popular ranking.
     Named datasets are read from ``data_dir`` (default: the user cache), downloaded when
     missing unless ``download=False``. ``monitor_test`` logs test metrics at every

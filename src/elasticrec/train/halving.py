@@ -27,7 +27,7 @@ DEFAULT_BUDGET_SECONDS = 600.0  # 10 minutes
 
 @dataclass(frozen=True)
 class SearchConfig:
-    budget_seconds: float = DEFAULT_BUDGET_SECONDS  # wall time for the whole search
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS  # CPU seconds of the whole search
     losses: tuple[str, ...] = LOSS_GRID  # the losses tried
     lrs: tuple[float, ...] = LR_GRID
     l2s: tuple[float, ...] | None = None  # None: each loss's own grid (L2_GRID)
