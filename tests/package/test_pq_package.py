@@ -190,3 +190,24 @@ def test_faiss_codebooks_encode_each_item_to_its_nearest_centroids():
                                    atol=1e-4)
     again = train_pq(emb.item, 4, seed=0)
     np.testing.assert_array_equal(again.codes, train_pq(emb.item, 4, seed=0).codes)
+
+
+def test_the_format_md_example():
+    """docs/FORMAT.md section 8, the pq example: size, length field, digest, scores."""
+    alice = RunEmbeddings(user=np.array([[1, 2, 3, 4]], np.float32),
+                          item=np.zeros((3, 4), np.float32), dataset="toy",
+                          dataset_fingerprint="0123456789abcdef", model="mf",
+                          user_labels=["alice"], item_labels=["0", "1", "2"])
+    tables = PQTables(np.array([[[1, 0], [0, 1]], [[1, 1], [0, -1]]], np.float32),
+                      np.array([[0, 0], [1, 1], [1, 0]], np.uint8))
+    data = build_pq(alice, tables, BuildOptions(method="pq"))
+    assert len(data) == 718 and int.from_bytes(data[:8], "little") == 0x290
+    c = decode(data)
+    assert c.manifest_json[11:19] == "b28437e5"
+    assert list(c.tensors) == ["codebooks", "user", "codes"]
+    assert '"layout":{"kind":"pq","m":2,"centroids":2}' in c.manifest_json
+    pkg = load_bytes(data)
+    np.testing.assert_array_equal(pkg.segments[0].lookup_tables(pkg.tensors["user"])[0],
+                                  [[1, 2], [7, -4]])
+    np.testing.assert_array_equal(pkg.scores(pkg.user_vector()), [8, -2, 9])
+    np.testing.assert_array_equal(pkg.recommend(3).items, [2, 0, 1])

@@ -128,11 +128,13 @@ def _faiss():
     return faiss
 
 
-def plan_pq(emb: RunEmbeddings, m: int, options: BuildOptions) -> Manifest:
-    """The manifest of the pq package of ``emb`` with ``m`` sub-vectors (nothing trained)."""
+def plan_pq(emb: RunEmbeddings, m: int, options: BuildOptions,
+            centroids: int | None = None) -> Manifest:
+    """The manifest of the pq package of ``emb`` with ``m`` sub-vectors of ``centroids``
+    each (default: what ``train_pq`` trains, ``pq_centroids``); nothing is trained."""
     _check_options(options)
-    return plan_layout(emb, PQLayout(m, pq_centroids(len(emb.item))), options,
-                       version=PQ_VERSION)
+    k = pq_centroids(len(emb.item)) if centroids is None else centroids
+    return plan_layout(emb, PQLayout(m, k), options, version=PQ_VERSION)
 
 
 def fit_pq(emb: RunEmbeddings, options: BuildOptions, budget_bytes: int) -> int:
@@ -151,17 +153,16 @@ def build_pq(emb: RunEmbeddings, tables: PQTables, options: BuildOptions,
              budget_bytes: int | None = None) -> bytes:
     """The pq package bytes of ``emb``'s users and ``tables`` (trained on ``emb.item``);
     ``BudgetExceeded`` (nothing encoded) when over ``budget_bytes``."""
-    manifest = plan_pq(emb, tables.m, options)
-    layout = manifest.layout
-    if tables.codes.shape != (manifest.n_items, layout.m) or tables.centroids != (
-            layout.centroids) or tables.codebooks.shape[2] != manifest.sub_width:
+    manifest = plan_pq(emb, tables.m, options, tables.centroids)
+    if (tables.codes.shape != (manifest.n_items, tables.m)
+            or tables.codebooks.shape[2] != manifest.sub_width):
         raise ElasticrecError(f"pq tables of codes {tables.codes.shape} and codebooks "
                               f"{tables.codebooks.shape} do not fit a table of "
                               f"{manifest.n_items} items of width {manifest.dim}")
     if budget_bytes is not None:
         needed = device_bytes(manifest)
         if needed > budget_bytes:
-            smallest = device_bytes(plan_pq(emb, 1, options))
+            smallest = device_bytes(plan_pq(emb, 1, options, tables.centroids))
             raise BudgetExceeded(needed, budget_bytes, smallest, "m=1: one code per item",
                                  request="the pq package")
     if not np.isfinite(emb.user).all():
