@@ -58,6 +58,10 @@ def test_round_trip_through_a_file(tmp_path):
     np.testing.assert_allclose(pkg.scores(EMB.user[0]), EMB.item @ EMB.user[0], rtol=1e-5,
                                atol=1e-5)
     assert load_bytes(load_bytes(PQ).for_user("u0")).manifest == m
+    from safetensors.numpy import load as st_load  # a pq package is a safetensors file too
+
+    for name, arr in st_load(PQ).items():
+        np.testing.assert_array_equal(arr, pkg.tensors[name])
 
 
 def test_size_is_header_users_ids_codebooks_and_codes():

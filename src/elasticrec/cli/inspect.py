@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     users = ", ".join(m.users[:3]) + (", ..." if len(m.users) > 3 else "")
     print(f"{args.file}: elasticrec package version {m.version}, checksum OK")
     print(f"  run:     {m.dataset} ({m.dataset_fingerprint}), model {m.model}, dim {m.dim}")
-    print(f"  method:  {m.method}; layout {summary['layout']}; values {m.value_dtype}"
+    values = "codebooks" if isinstance(m.layout, PQLayout) else "values"
+    print(f"  method:  {m.method}; layout {summary['layout']}; {values} {m.value_dtype}"
           + (f", {m.scales} scales" if m.scales != "none" else ""))
     print(f"  items:   {m.n_items:,}; users: {len(m.users):,} ({users})"
           + (f"; {m.seen:,} seen items shipped" if m.seen else ""))
