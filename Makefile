@@ -1,13 +1,13 @@
 # Two entry points for a newcomer: `make demo` (the main job end to end) and `make test`.
 # Both create .venv with the exact versions of constraints.txt first (every extra: train,
-# serve, onnx, plot, test); nothing else needs installing. Off a machine that holds the CPU
+# serve, onnx, plot, test, pq); nothing else needs installing. Off a machine that holds the CPU
 # wheel of torch, run as `make test PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"`.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := train,serve,onnx,plot,test
+EXTRAS := train,serve,onnx,plot,test,pq
 PIP_ARGS ?=
 # Real datasets: ../shared/datasets when this checkout sits beside it, else the loaders'
 # own default (ELASTICREC_DATA, else the user cache, downloading what is missing).

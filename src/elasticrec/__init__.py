@@ -37,6 +37,7 @@ _PUBLIC: dict[str, str] = {
     "option_choices": "elasticrec.pipeline.options",
     "Exported": "elasticrec.pipeline.export",
     "export_embeddings": "elasticrec.pipeline.export",
+    "export_pq": "elasticrec.pipeline.pq_export",
     "package_to_onnx": "elasticrec.export.onnx",
     "package_to_ort": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
@@ -99,6 +100,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "dataset_status",
     "evaluate_ranking",
     "export_embeddings",
+    "export_pq",
     "fit",
     "format_bytes",
     "from_environment",
@@ -146,6 +148,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.pipeline.export import Exported, export_embeddings
     from elasticrec.pipeline.fit import fit
     from elasticrec.pipeline.options import option_choices, option_names
+    from elasticrec.pipeline.pq_export import export_pq
     from elasticrec.pipeline.profile import profile_steps
     from elasticrec.pipeline.run import Run, load_run
     from elasticrec.pipeline.stream import StreamRun, load_stream, stream

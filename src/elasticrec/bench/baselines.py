@@ -156,6 +156,22 @@ def most_popular(ctx: Context, budget: int) -> Shipped:
                    info={"width": 1})
 
 
+def pq(ctx: Context, budget: int) -> Shipped:
+    """Product quantisation of the rotated full model's item table (faiss, extra ``pq``):
+    the largest m dividing the width whose package fits, each item m uint8 codes, 256
+    float16 centroids per sub-space, codebooks counted. The device's package is cut from
+    the evaluated bundle, so both ship the same codebooks."""
+    run = ctx.run("full")
+    t0 = time.perf_counter()
+    bundle = elasticrec.export_pq(run.embeddings, budget, dtype="float16", seed=ctx.seeds[0])
+    every = elasticrec.runtime.load_bytes(bundle.data)
+    package = every.for_user(every.users[0])
+    seconds = time.perf_counter() - t0
+    return Shipped(package, run.evaluate(package=bundle.data), seconds,
+                   train_seconds=ctx.train_seconds("full"),
+                   info={"m": bundle.info["m"], "codebooks": "float16"})
+
+
 METHODS: dict[str, Entry] = {"rule": rule, "peel": peel}
 BASELINES: dict[str, Entry] = {
     "dense-float32": dense("float32"),
@@ -169,4 +185,5 @@ BASELINES: dict[str, Entry] = {
     "uniform-retrained": uniform_retrained,
     "random-blocks": random_blocks,
     "most-popular": most_popular,
+    "pq": pq,
 }

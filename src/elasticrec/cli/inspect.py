@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from elasticrec import format_bytes
-from elasticrec.runtime import BlockLayout, DenseLayout, byte_breakdown, id_map_bytes, load
+from elasticrec.runtime import (
+    BlockLayout,
+    DenseLayout,
+    PQLayout,
+    byte_breakdown,
+    id_map_bytes,
+    load,
+)
 
 PARTS = {"length_field": "length field", "header": "header (manifest JSON, tensor index)",
          "user": "user vectors", "item_ids": "item id map tensor", "values": "item values",
@@ -43,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     users = ", ".join(m.users[:3]) + (", ..." if len(m.users) > 3 else "")
     print(f"{args.file}: elasticrec package version {m.version}, checksum OK")
     print(f"  run:     {m.dataset} ({m.dataset_fingerprint}), model {m.model}, dim {m.dim}")
-    print(f"  method:  {m.method}; layout {summary['layout']}; values {m.value_dtype}"
+    values = "codebooks" if isinstance(m.layout, PQLayout) else "values"
+    print(f"  method:  {m.method}; layout {summary['layout']}; {values} {m.value_dtype}"
           + (f", {m.scales} scales" if m.scales != "none" else ""))
     print(f"  items:   {m.n_items:,}; users: {len(m.users):,} ({users})"
           + (f"; {m.seen:,} seen items shipped" if m.seen else ""))
@@ -68,6 +76,9 @@ def _layout_summary(pkg) -> str:
         return (f"blocks, {lay.n_groups} groups x {lay.n_blocks} blocks of width "
                 f"{pkg.manifest.block_width}, {len(lay.order)} (group, block) pairs shipped "
                 f"({min(per_group)}-{max(per_group)} per group), rescale {lay.rescale}")
+    if isinstance(lay, PQLayout):
+        return (f"pq, {lay.m} sub-vectors of width {pkg.manifest.sub_width}, {lay.centroids} "
+                f"centroids each ({lay.m} code bytes per item)")
     widths = np.diff(pkg.tensors["offsets"].astype(np.int64))
     return (f"ragged, {lay.n_values:,} values, widths {int(widths.min(initial=0))}-"
             f"{int(widths.max(initial=0))}")

@@ -30,6 +30,7 @@ from elasticrec.format import quantize
 from elasticrec.format.container import encode
 from elasticrec.format.ids import TENSOR_KINDS, ItemIds
 from elasticrec.format.manifest import (
+    FORMAT_VERSION,
     INT32_MAX,
     BlockLayout,
     DenseLayout,
@@ -84,6 +85,14 @@ class BuildOptions:
 def plan(emb: RunEmbeddings, selection: Selection, options: BuildOptions) -> Manifest:
     """The manifest of the package ``build`` would write (labels and layout, no values)."""
     n_items, dim = emb.item.shape
+    return plan_layout(emb, _layout(selection, n_items, dim), options)
+
+
+def plan_layout(emb: RunEmbeddings, layout: Layout, options: BuildOptions, *,
+                version: int = FORMAT_VERSION) -> Manifest:
+    """The manifest of a package of ``emb`` in ``layout`` (any layout: ``plan`` for a
+    selection's, ``export.pq`` for the pq layout's, which is format ``version`` 3)."""
+    n_items, dim = emb.item.shape
     users = _user_rows(emb, options)
     seen = len(options.seen or ())
     if seen:
@@ -93,11 +102,10 @@ def plan(emb: RunEmbeddings, selection: Selection, options: BuildOptions) -> Man
     return Manifest(
         method=options.method, dataset=emb.dataset,
         dataset_fingerprint=emb.dataset_fingerprint, model=emb.model, dim=dim, n_items=n_items,
-        value_dtype=options.value_dtype, scales=options.scale_mode(),
-        layout=_layout(selection, n_items, dim),
+        value_dtype=options.value_dtype, scales=options.scale_mode(), layout=layout,
         users=tuple(str(emb.user_labels[u]) for u in users),
         items=item_ids(emb.item_labels, catalogue=options.item_ids == "catalogue"),
-        seen=seen,
+        version=version, seen=seen,
     )
 
 
@@ -136,14 +144,7 @@ def assemble(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
              manifest: Manifest) -> Tensors:
     """Every tensor of the package, encoded as ``manifest`` says."""
     item = np.ascontiguousarray(emb.item, dtype=np.float32)
-    users = np.asarray(emb.user, dtype=np.float32)[_user_rows(emb, options)]
-    tensors: Tensors = {"user": ("F32", users)}
-    kind, ids = _id_map(emb.item_labels, manifest.items.kind == "catalogue")
-    if ids is not None:
-        tensors["item_ids"] = (TENSOR_KINDS[kind.kind], ids)
-    if manifest.seen:
-        seen = np.asarray(options.seen, dtype=np.int64)
-        tensors["seen"] = ("U16" if manifest.n_items <= 65536 else "I32", seen)
+    tensors = common_tensors(emb, options, manifest)
     dtype = manifest.value_dtype
     if isinstance(selection, DenseSelection):
         values, per_value = item[:, : selection.width], None
@@ -171,6 +172,19 @@ def assemble(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
     elif dtype == "float16":
         values = quantize.to_float16(values)
     tensors["values"] = (VALUE_DTYPES[dtype], values)
+    return tensors
+
+
+def common_tensors(emb: RunEmbeddings, options: BuildOptions, manifest: Manifest) -> Tensors:
+    """The tensors every layout has: ``user``, and ``item_ids`` and ``seen`` when shipped."""
+    users = np.asarray(emb.user, dtype=np.float32)[_user_rows(emb, options)]
+    tensors: Tensors = {"user": ("F32", users)}
+    kind, ids = _id_map(emb.item_labels, manifest.items.kind == "catalogue")
+    if ids is not None:
+        tensors["item_ids"] = (TENSOR_KINDS[kind.kind], ids)
+    if manifest.seen:
+        seen = np.asarray(options.seen, dtype=np.int64)
+        tensors["seen"] = ("U16" if manifest.n_items <= 65536 else "I32", seen)
     return tensors
 
 

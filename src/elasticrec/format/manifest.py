@@ -31,16 +31,19 @@ from elasticrec.format.values import (
 )
 
 FORMAT_NAME = "elasticrec-package"
-FORMAT_VERSION = 2  # what the writer writes
-READ_VERSIONS = (1, 2)
+FORMAT_VERSION = 2  # what the writer writes for the dense, blocks and ragged layouts
+PQ_VERSION = 3  # what it writes for the pq layout, which version 3 adds (and nothing else)
+READ_VERSIONS = (1, 2, 3)
 ITEM_ID_KINDS = ID_KINDS
+PQ_MAX_CENTROIDS = 256  # codes are one uint8 per sub-vector
+PQ_VALUE_DTYPES = ("float32", "float16")  # the codebooks' values
 _KEYS_V1 = ("sha256", "format", "version", "method", "dataset", "dataset_fingerprint", "model",
             "dim", "n_items", "value_dtype", "scales", "layout", "users", "items")
-_KEYS = {1: _KEYS_V1, 2: (*_KEYS_V1, "seen")}
+_KEYS = {1: _KEYS_V1, 2: (*_KEYS_V1, "seen"), 3: (*_KEYS_V1, "seen")}
 
-__all__ = ["FORMAT_VERSION", "INT32_MAX", "VALUE_BITS", "VALUE_DTYPES", "BlockLayout",
-           "DenseLayout", "ItemIds", "Manifest", "RaggedLayout", "manifest_from_json",
-           "value_itemsize"]
+__all__ = ["FORMAT_VERSION", "INT32_MAX", "PQ_VERSION", "VALUE_BITS", "VALUE_DTYPES",
+           "BlockLayout", "DenseLayout", "ItemIds", "Manifest", "PQLayout", "RaggedLayout",
+           "manifest_from_json", "value_itemsize"]
 
 
 def value_itemsize(value_dtype: str) -> int:
@@ -99,7 +102,21 @@ class RaggedLayout:
         return {"kind": "ragged", "n_values": self.n_values}
 
 
-Layout = DenseLayout | BlockLayout | RaggedLayout
+@dataclass(frozen=True)
+class PQLayout:
+    """Product quantisation: the width ``D`` cut into ``m`` sub-vectors of width ``D / m``;
+    each item is ``m`` uint8 codes (tensor ``codes`` [n_items, m]), code ``c`` of sub-vector
+    ``j`` standing for row ``c`` of codebook ``j`` (tensor ``codebooks`` [m, centroids,
+    D / m]). Format version 3."""
+
+    m: int
+    centroids: int = PQ_MAX_CENTROIDS
+
+    def to_json(self) -> dict:
+        return {"kind": "pq", "m": self.m, "centroids": self.centroids}
+
+
+Layout = DenseLayout | BlockLayout | RaggedLayout | PQLayout
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,14 @@ class Manifest:
         for name in ("method", "dataset", "dataset_fingerprint", "model"):
             check(isinstance(getattr(self, name), str), name, getattr(self, name), "a string")
         check(self.version in READ_VERSIONS, "version", self.version, str(READ_VERSIONS))
+        is_pq = isinstance(self.layout, PQLayout)
+        if is_pq:
+            check(self.version == PQ_VERSION, "version", self.version,
+                  f"{PQ_VERSION} for the pq layout (which format version {PQ_VERSION} adds)")
+        else:
+            check(self.version != PQ_VERSION, "version", self.version,
+                  f"1 or {FORMAT_VERSION} for a dense, blocks or ragged layout (version "
+                  f"{PQ_VERSION} is for the pq layout only)")
         check(_int(self.dim) and self.dim >= 1, "dim", self.dim, "an int >= 1")
         check(_int(self.n_items) and self.n_items >= 0, "n_items", self.n_items, "an int >= 0")
         check(self.value_dtype in VALUE_DTYPES, "value_dtype", self.value_dtype,
@@ -132,6 +157,9 @@ class Manifest:
             check(self.items.kind in V1_ID_KINDS and self.items.start == 0, "items.kind",
                   self.items.kind, f"one of {V1_ID_KINDS} (range from 0) in format version 1")
             check(self.seen == 0, "seen", self.seen, "0 in format version 1")
+        if is_pq:
+            check(self.value_dtype in PQ_VALUE_DTYPES, "value_dtype", self.value_dtype,
+                  f"one of {PQ_VALUE_DTYPES} (the codebooks' values) for the pq layout")
         allowed = ("row", "block") if isinstance(self.layout, BlockLayout) else ("row",)
         if self.value_dtype in QUANTIZED:
             check(self.scales in allowed, "scales", self.scales,
@@ -206,13 +234,26 @@ class Manifest:
             check(len(set(lay.order)) == len(lay.order), "layout.order", "(repeated pairs)",
                   "distinct (group, block) pairs")
             check(isinstance(lay.rescale, bool), "layout.rescale", lay.rescale, "a bool")
+        elif isinstance(lay, PQLayout):
+            check(_int(lay.m) and lay.m >= 1 and self.dim % lay.m == 0, "layout.m", lay.m,
+                  f"an int >= 1 dividing dim={self.dim}")
+            check(_int(lay.centroids) and 1 <= lay.centroids <= PQ_MAX_CENTROIDS,
+                  "layout.centroids", lay.centroids,
+                  f"an int in [1, {PQ_MAX_CENTROIDS}] (codes are uint8)")
         else:
-            raise ValueError(f"layout={lay!r} is not allowed: a dense, blocks or ragged layout")
+            raise ValueError(f"layout={lay!r} is not allowed: a dense, blocks, ragged or pq "
+                             "layout")
 
     @property
     def block_width(self) -> int:
         assert isinstance(self.layout, BlockLayout)
         return self.dim // self.layout.n_blocks
+
+    @property
+    def sub_width(self) -> int:
+        """The width ``D / m`` of one pq sub-vector (pq layout only)."""
+        assert isinstance(self.layout, PQLayout)
+        return self.dim // self.layout.m
 
     @cached_property
     def _tail_json(self) -> str:
@@ -247,6 +288,10 @@ class Manifest:
             specs.append(TensorSpec("item_group", "U8" if lay.n_groups <= 256 else "U16", (n,)))
             if self.scales == "block":
                 specs.append(TensorSpec("scales", "F32", (shipped,)))
+        elif isinstance(lay, PQLayout):
+            specs.append(TensorSpec("codebooks", VALUE_DTYPES[self.value_dtype],
+                                    (lay.m, lay.centroids, self.sub_width)))
+            specs.append(TensorSpec("codes", "U8", (n, lay.m)))
         else:
             specs.append(self._values_spec((lay.n_values,)))
             specs.append(TensorSpec("offsets", "I32" if lay.n_values <= INT32_MAX else "I64",
@@ -256,12 +301,14 @@ class Manifest:
         return tuple(specs)
 
     def n_values(self) -> int:
-        """Values shipped, in the layout's value order (before any packing)."""
+        """Values shipped, in the layout's value order (before any packing); pq: the codes."""
         lay = self.layout
         if isinstance(lay, DenseLayout):
             return self.n_items * lay.width
         if isinstance(lay, BlockLayout):
             return lay.n_shipped_blocks() * self.block_width
+        if isinstance(lay, PQLayout):
+            return self.n_items * lay.m
         return lay.n_values
 
     def _values_spec(self, shape: tuple[int, ...]) -> TensorSpec:
@@ -284,7 +331,7 @@ def manifest_from_json(text: str) -> tuple[Manifest, str]:
     if raw.get("format") != FORMAT_NAME:
         raise PackageError(f"manifest format is {raw.get('format')!r}, expected {FORMAT_NAME!r}")
     version = raw.get("version")
-    if _int(version) and version > FORMAT_VERSION:
+    if _int(version) and version > max(READ_VERSIONS):
         raise PackageError(f"package format version {version} is newer than this elasticrec "
                            f"reads (versions {READ_VERSIONS}); update elasticrec")
     if not _int(version) or version not in READ_VERSIONS:
@@ -320,12 +367,18 @@ def _layout_from_json(raw: object) -> Layout:
         raise ValueError(f"layout={raw!r} is not allowed: an object")
     kind = raw.get("kind")
     keys = {"dense": ["kind", "width"], "ragged": ["kind", "n_values"],
-            "blocks": ["kind", "n_blocks", "rescale", "group_sizes", "order"]}
-    if kind not in keys or list(raw) != keys[kind]:
+            "blocks": ["kind", "n_blocks", "rescale", "group_sizes", "order"],
+            "pq": ["kind", "m", "centroids"]}
+    if kind not in keys:
+        raise ValueError(f"layout kind={kind!r} is not one this elasticrec reads: one of "
+                         f"{sorted(keys)}")
+    if list(raw) != keys[kind]:
         raise ValueError(f"layout with kind={kind!r} and keys {list(raw)} is not allowed: "
-                         f"one of {keys}")
+                         f"{keys[kind]}")
     if kind == "dense":
         return DenseLayout(raw["width"])
+    if kind == "pq":
+        return PQLayout(raw["m"], raw["centroids"])
     if kind == "ragged":
         return RaggedLayout(raw["n_values"])
     if not isinstance(raw["group_sizes"], list) or not isinstance(raw["order"], list) or not all(

@@ -13,11 +13,17 @@ torch nor scipy.
 """
 
 from elasticrec.format.errors import PackageError
-from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, RaggedLayout
+from elasticrec.format.manifest import (
+    BlockLayout,
+    DenseLayout,
+    Manifest,
+    PQLayout,
+    RaggedLayout,
+)
 from elasticrec.format.sizes import byte_breakdown, id_map_bytes, id_map_costs
 from elasticrec.runtime.package import Package, Recommendation, load, load_bytes
 from elasticrec.runtime.shrink import shrink
 
-__all__ = ["BlockLayout", "DenseLayout", "Manifest", "Package", "PackageError", "RaggedLayout",
-           "Recommendation", "byte_breakdown", "id_map_bytes",
+__all__ = ["BlockLayout", "DenseLayout", "Manifest", "PQLayout", "Package", "PackageError",
+           "RaggedLayout", "Recommendation", "byte_breakdown", "id_map_bytes",
            "id_map_costs", "load", "load_bytes", "shrink"]

@@ -5,7 +5,8 @@ the same user positions (``cols``, in the order of the stored value columns), th
 as stored (float32, float16 or int8 arrays; int4 / int2 as ``PackedRows``, which stay packed),
 their scales and a score factor. The dense layout
 is one segment; the blocks layout one per item group (a zero-copy view of the flat values);
-the ragged layout one per distinct width (values regrouped by width once, at load).
+the ragged layout one per distinct width (values regrouped by width once, at load); the pq
+layout one ``PQSegment`` (``runtime/pq.py``: scored from its codes through lookup tables).
 
 The score of an item is ``factor * sum_j u[cols[j]] * v[j]`` with ``v`` the decoded values
 (float16 widened exactly; integers times their row or block scale). Items in no segment, or in a
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest
+from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, PQLayout
 from elasticrec.format.values import PACKED, VALUE_BITS, code_offset
 from elasticrec.runtime.packed import PackedRows
+from elasticrec.runtime.pq import PQSegment
 
 CHUNK_ROWS = 16384  # rows decoded to float32 at a time for float16 / integer values
 PACK_BUCKET = 8  # ragged int4 / int2 rows are scored in buckets of this many widths
@@ -89,8 +91,11 @@ class ScoreSegment:
         return v * np.float32(self.factor)
 
 
-def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]) -> list[ScoreSegment]:
+def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]
+                   ) -> list[ScoreSegment | PQSegment]:
     layout = manifest.layout
+    if isinstance(layout, PQLayout):
+        return [PQSegment(tensors["codebooks"], tensors["codes"])]
     values = tensors["values"]
     scales = tensors.get("scales")
     row_scale = scales if manifest.scales == "row" else None

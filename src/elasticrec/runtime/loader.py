@@ -5,7 +5,8 @@ structure (``elasticrec.format.container.decode``: length field, header, canonic
 back-to-back tensors, truncation, trailing bytes), the whole-file SHA-256, the manifest
 (format name, version, fields, layout), the tensor set against the manifest (missing,
 unexpected, dtype, shape) and the tensor values (finite floats, non-negative scales,
-symmetric int8, monotone offsets, group ids and sizes, distinct item ids).
+symmetric int8, monotone offsets, group ids and sizes, pq codes within the
+codebooks, distinct item ids).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import numpy as np
 from elasticrec.format import ids as id_maps
 from elasticrec.format.container import DTYPES, Container, decode
 from elasticrec.format.errors import PackageError
-from elasticrec.format.manifest import BlockLayout, Manifest, RaggedLayout, manifest_from_json
+from elasticrec.format.manifest import (
+    BlockLayout,
+    Manifest,
+    PQLayout,
+    RaggedLayout,
+    manifest_from_json,
+)
 from elasticrec.format.values import PACKED, first_bad_code
 
 
@@ -73,13 +80,22 @@ def parse(buf: bytes | memoryview, *, verify: bool = True
 
 
 def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
-    for name in ("user", "values", "scales"):
+    for name in ("user", "values", "scales", "codebooks"):
         arr = tensors.get(name)
         if arr is not None and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise PackageError(f"tensor {name!r} holds NaN or infinite values")
     scales = tensors.get("scales")
     if scales is not None and scales.size and scales.min() < 0:
         raise PackageError("tensor 'scales' holds negative scales")
+    layout = manifest.layout
+    if isinstance(layout, PQLayout):
+        codes = tensors["codes"]
+        if codes.size and int(codes.max()) >= layout.centroids:
+            raise PackageError(f"tensor 'codes' holds code {int(codes.max())}; the manifest's "
+                               f"layout.centroids={layout.centroids} allows codes 0 to "
+                               f"{layout.centroids - 1}")
+        _check_ids_and_seen(manifest, tensors)
+        return
     values = tensors["values"]
     if values.dtype == np.int8 and values.size and values.min() < -127:
         raise PackageError("tensor 'values' holds -128; int8 values are symmetric in "
@@ -88,7 +104,6 @@ def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
         bad = first_bad_code(values, manifest.n_values(), manifest.value_dtype)
         if bad is not None:
             raise PackageError(f"tensor 'values' ({manifest.value_dtype}) {bad}")
-    layout = manifest.layout
     if isinstance(layout, RaggedLayout):
         offsets = tensors["offsets"]
         widths = np.diff(offsets.astype(np.int64))
@@ -109,6 +124,10 @@ def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
         sizes = np.bincount(groups, minlength=layout.n_groups)
         if tuple(int(x) for x in sizes) != layout.group_sizes:
             raise PackageError("tensor 'item_group' disagrees with the manifest's group_sizes")
+    _check_ids_and_seen(manifest, tensors)
+
+
+def _check_ids_and_seen(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
     ids = tensors.get("item_ids")
     if manifest.items.kind in ("int32", "int64") and len(np.unique(ids)) != len(ids):
         raise PackageError("tensor 'item_ids' repeats an id")

@@ -25,7 +25,13 @@ from elasticrec.budget.selection import (
 from elasticrec.budget.units import format_bytes
 from elasticrec.errors import ElasticrecError
 from elasticrec.format.container import encode
-from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, RaggedLayout
+from elasticrec.format.manifest import (
+    BlockLayout,
+    DenseLayout,
+    Manifest,
+    PQLayout,
+    RaggedLayout,
+)
 from elasticrec.format.sizes import device_bytes
 from elasticrec.format.values import PACKED, pack, unpack
 from elasticrec.runtime.kernels import item_groups
@@ -34,6 +40,11 @@ from elasticrec.runtime.package import Package
 
 def shrink(package: Package, budget_bytes: int) -> bytes:
     """The bytes of the largest truncation of ``package`` that fits ``budget_bytes``."""
+    if isinstance(package.manifest.layout, PQLayout):
+        raise ElasticrecError(
+            "a pq package cannot be shrunk on the device: its codebooks were trained for its "
+            "m sub-vectors, and fewer codes need new codebooks (build it again on the server "
+            "with a smaller m)")
     current = package.device_bytes()
     if budget_bytes > current:
         raise ElasticrecError(
