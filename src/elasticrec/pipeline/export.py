@@ -184,6 +184,15 @@ def _full(emb: RunEmbeddings, users: tuple[int, ...] | None, request: ExportRequ
     return _shipped(emb, selection, options, budget_bytes, info, what, users, request.basis)
 
 
+def device_note(n_users: int, layout_plan, info: dict) -> str:
+    """For a bundle of several users, the largest single-user package (``layout_plan()``
+    gives the bundle's plan), recorded in ``info`` and said in the summary."""
+    if n_users <= 1:
+        return ""
+    info["device_bytes"] = device_bytes(layout_plan())
+    return f"; each single-user package is at most {format_bytes(info['device_bytes'])}"
+
+
 def _shipped(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
              budget_bytes: int | None, info: dict, what: str,
              users: tuple[int, ...] | None, basis: str) -> Exported:
@@ -191,11 +200,7 @@ def _shipped(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
     info["basis"] = basis
     data = build(emb, selection, options, budget_bytes=budget_bytes)
     n_users = len(emb.user) if users is None else len(users)
-    per_device = ""
-    if n_users > 1:
-        info["device_bytes"] = device_bytes(plan(emb, selection, options))
-        per_device = (f"; each single-user package is at most "
-                      f"{format_bytes(info['device_bytes'])}")
+    per_device = device_note(n_users, lambda: plan(emb, selection, options), info)
     budget = "no budget" if budget_bytes is None else f"budget {format_bytes(budget_bytes)}"
     return Exported(data, f"{format_bytes(len(data))}, {what}, {options.value_dtype}, "
                           f"{basis} basis, {n_users} user(s); {budget}{per_device}", info)

@@ -12,8 +12,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.export.basis import in_basis
 from elasticrec.export.builder import BuildOptions
 from elasticrec.export.pq import build_pq, fit_pq, plan_pq, train_pq
-from elasticrec.format.sizes import device_bytes
-from elasticrec.pipeline.export import Exported
+from elasticrec.pipeline.export import Exported, device_note
 
 
 def export_pq(embeddings: RunEmbeddings, budget: int | str | None, *, user: int | None = None,
@@ -56,11 +55,7 @@ def export_pq(embeddings: RunEmbeddings, budget: int | str | None, *, user: int 
     data = build_pq(emb, tables, options, budget_bytes)
     info = {"m": m, "centroids": tables.centroids, "basis": basis, "train_seconds": seconds}
     n_users = len(emb.user) if user is None else 1
-    per_device = ""
-    if n_users > 1:
-        info["device_bytes"] = device_bytes(plan_pq(emb, m, options))
-        per_device = (f"; each single-user package is at most "
-                      f"{format_bytes(info['device_bytes'])}")
+    per_device = device_note(n_users, lambda: plan_pq(emb, m, options), info)
     limit = "no budget" if budget_bytes is None else f"budget {format_bytes(budget_bytes)}"
     summary = (f"{format_bytes(len(data))}, pq m={m} x {tables.centroids} centroids, {dtype} "
                f"codebooks, {basis} basis, {n_users} user(s); {limit}{per_device}")
