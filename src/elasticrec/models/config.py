@@ -20,6 +20,9 @@ class ModelConfig:
     combine: Literal["mean", "concat"] = "mean"  # LightGCN layer combination
     # N(0, init_std) initialisation; None: by loss (``init_std_for``)
     init_std: float | None = None
+    # MF only: items as quotient x remainder rows (models/qr.py), m remainder rows; 0: a
+    # full item table
+    qr_buckets: int = 0
 
     def __post_init__(self) -> None:
         check(self.model in MODELS, "model", self.model, f"one of {MODELS}")
@@ -28,6 +31,20 @@ class ModelConfig:
         check(self.combine in ("mean", "concat"), "combine", self.combine, "'mean' or 'concat'")
         check(self.init_std is None or self.init_std > 0, "init_std", self.init_std,
               "a positive number, or None (by loss)")
+        check(isinstance(self.qr_buckets, int) and not isinstance(self.qr_buckets, bool)
+              and self.qr_buckets >= 0, "qr_buckets", self.qr_buckets,
+              "an int >= 0 (0: a full item table)")
+        check(self.qr_buckets == 0 or self.model == "mf", "qr_buckets", self.qr_buckets,
+              f"0 for model {self.model!r} (compositional item tables are for MF only: "
+              "LightGCN's propagated items are not products of two rows)")
+
+    def to_json(self) -> dict:
+        """The config as a run's ``config.json`` holds it; ``qr_buckets`` only when set, so
+        that runs without it keep the config they were started with (and resume)."""
+        out = dict(self.__dict__)
+        if not self.qr_buckets:
+            del out["qr_buckets"]
+        return out
 
     def init_std_for(self, cosine: bool) -> float:
         """The initial scale: the one given, else SimpleX's N(0, 1e-4) for a cosine model (a

@@ -12,6 +12,7 @@ from elasticrec.models.config import ModelConfig
 from elasticrec.models.lightgcn import LightGCN
 from elasticrec.models.mf import MF
 from elasticrec.models.pop import Popularity
+from elasticrec.models.qr import QRMF
 
 
 def build_model(config: ModelConfig, train: Interactions, seed: int, *,
@@ -21,6 +22,12 @@ def build_model(config: ModelConfig, train: Interactions, seed: int, *,
         return Popularity(train.n_users, train.n_items,
                           np.bincount(train.item, minlength=train.n_items))
     gen = torch.Generator().manual_seed(seed)
+    if config.model == "mf" and config.qr_buckets:
+        if cosine:
+            raise ValueError("qr_buckets: a compositional item table is trained with BPR "
+                             "(a cosine model's normalised rows are not products of two)")
+        return QRMF(train.n_users, train.n_items, config.dim, config.qr_buckets,
+                    init_std=config.init_std_for(cosine), generator=gen)
     if config.model == "mf":
         return MF(train.n_users, train.n_items, config.dim, init_std=config.init_std_for(cosine),
                   generator=gen, cosine=cosine)

@@ -36,11 +36,12 @@ from elasticrec.elastic.diversity import mean_block_similarity
 from elasticrec.elastic.rule import fit_rule_estimator
 from elasticrec.elastic.state import save_elastic
 from elasticrec.elastic.training import elastic_groups, elastic_objective
-from elasticrec.embeddings import RunEmbeddings, save_embeddings
+from elasticrec.embeddings import QRFactors, RunEmbeddings, save_embeddings, save_qr_factors
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
 from elasticrec.models.base import Recommender
 from elasticrec.models.factory import build_model
+from elasticrec.models.qr import QRMF
 from elasticrec.peel.personalise import personalise
 from elasticrec.peel.quality import personalised_metrics
 from elasticrec.peel.state import save_peel
@@ -228,6 +229,9 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
             user_labels=_labels(data.train.user_labels, data.train.n_users),
             item_labels=_labels(data.train.item_labels, data.train.n_items),
         ))
+        if isinstance(model, QRMF):  # the factors a qr package ships
+            quotient, remainder = model.factors()
+            save_qr_factors(run_dir, QRFactors(quotient.numpy(), remainder.numpy()))
     test = _test_result(data, users.numpy(), items.numpy(), ks) if writer else None
     extra = {}
     if elastic is not None:
@@ -270,6 +274,7 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
         "n_test_users": test.n_users,
         "dim": model.output_dim if model_config.model == "pop" else model_config.dim,
         "n_layers": model_config.n_layers if model_config.model == "lightgcn" else 0,
+        **({"qr_buckets": model_config.qr_buckets} if model_config.qr_buckets else {}),
         "batch_size": train_config.batch_size,
         "lr": train_config.lr,
         "lr_decay": train_config.lr_decay,
@@ -318,7 +323,7 @@ def _config(configs: RunConfigs, fingerprint: str, *, in_memory: bool) -> dict:
     config = {
         "elasticrec": __version__,
         "data": configs.data.to_json(),
-        "model": configs.model.__dict__,
+        "model": configs.model.to_json(),
         "train": configs.train.to_json(),
         "dataset_fingerprint": fingerprint,
         "method": configs.method,

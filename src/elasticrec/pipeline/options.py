@@ -98,6 +98,14 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
                               "elastic BPR objective")
     if plain:
         train.setdefault("loss", DEFAULT_LOSS)
+    if options.get("qr_buckets"):  # a compositional item table (models/qr.py)
+        if method != "full":
+            raise ElasticrecError(f"qr_buckets: method {method!r} needs a full item table; "
+                                  "a compositional one trains with method 'full'")
+        if train.get("loss") == "ccl":
+            raise ElasticrecError("qr_buckets: a compositional item table trains with loss "
+                                  "'bpr' (a cosine model's normalised rows are not products "
+                                  "of two)")
     validates = train.get("eval_every", TrainConfig.eval_every) > 0 and model != "pop"
     if data.get("valid_ratio") is None:
         data["valid_ratio"] = (RULE_VALID_RATIO if method != "full" else
@@ -114,7 +122,8 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
         else:
             search = SearchConfig(
                 **({"budget_seconds": seconds} if seconds else {}),
-                losses=(options["loss"],) if "loss" in options else LOSS_GRID,
+                losses=(options["loss"],) if "loss" in options
+                else ("bpr",) if options.get("qr_buckets") else LOSS_GRID,
                 lrs=(train["lr"],) if "lr" in train else LR_GRID,
                 l2s=(train["l2"],) if "l2" in train else None)
     elastic = ElasticConfig(**pick(_ELASTIC)) if method != "full" else None

@@ -22,7 +22,7 @@ import numpy as np
 from elasticrec.atomic import write_bytes
 from elasticrec.budget.units import full_table_bytes, parse_budget
 from elasticrec.elastic.state import ElasticState, load_elastic
-from elasticrec.embeddings import RunEmbeddings, load_embeddings
+from elasticrec.embeddings import QRFactors, RunEmbeddings, load_embeddings, load_qr_factors
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.ranking import top_k
 from elasticrec.export.basis import BASES
@@ -76,6 +76,12 @@ class Run:
     @functools.cached_property
     def embeddings(self) -> RunEmbeddings:
         return load_embeddings(self.path)
+
+    @functools.cached_property
+    def qr_factors(self) -> QRFactors | None:
+        """A QR-MF run's quotient and remainder tables (``fit(model="mf", qr_buckets=m)``),
+        whose products are ``embeddings.item``; ``None`` for any other run."""
+        return load_qr_factors(self.path) if self.config["model"].get("qr_buckets") else None
 
     @functools.cached_property
     def elastic_state(self) -> ElasticState | None:

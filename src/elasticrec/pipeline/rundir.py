@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from elasticrec.atomic import write_text
+from elasticrec.embeddings import QR_FILE
 from elasticrec.errors import ElasticrecError
 from elasticrec.tensorfile import read_bounded, read_tensors, write_tensors
 
@@ -78,6 +79,8 @@ def sha256_file(path: Path) -> str:
 
 def complete_files(config: dict) -> tuple[str, ...]:
     extra = (DATASET_FILE,) if config.get("data_source") == "memory" else ()
+    if config.get("model", {}).get("qr_buckets"):  # QR-MF: the factors a qr package ships
+        extra += (QR_FILE,)
     return (CONFIG_FILE, RESULT_FILE, *METHOD_FILES[config["method"]], *extra)
 
 
