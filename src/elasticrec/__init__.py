@@ -38,6 +38,8 @@ _PUBLIC: dict[str, str] = {
     "Exported": "elasticrec.pipeline.export",
     "export_embeddings": "elasticrec.pipeline.export",
     "export_pq": "elasticrec.pipeline.pq_export",
+    "export_qr": "elasticrec.pipeline.qr_export",
+    "qr_shape": "elasticrec.pipeline.qr_export",
     "package_to_onnx": "elasticrec.export.onnx",
     "package_to_ort": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
@@ -101,6 +103,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "evaluate_ranking",
     "export_embeddings",
     "export_pq",
+    "export_qr",
     "fit",
     "format_bytes",
     "from_environment",
@@ -115,6 +118,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "parse_stream_budget",
     "process_group",
     "profile_steps",
+    "qr_shape",
     "resolve_data_dir",
     "run_bench",
     "runtime",
@@ -150,6 +154,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.pipeline.options import option_choices, option_names
     from elasticrec.pipeline.pq_export import export_pq
     from elasticrec.pipeline.profile import profile_steps
+    from elasticrec.pipeline.qr_export import export_qr, qr_shape
     from elasticrec.pipeline.run import Run, load_run
     from elasticrec.pipeline.stream import StreamRun, load_stream, stream
     from elasticrec.train.config import TrainConfig

@@ -13,6 +13,7 @@ from elasticrec.runtime import (
     BlockLayout,
     DenseLayout,
     PQLayout,
+    QRLayout,
     byte_breakdown,
     id_map_bytes,
     load,
@@ -21,7 +22,8 @@ from elasticrec.runtime import (
 PARTS = {"length_field": "length field", "header": "header (manifest JSON, tensor index)",
          "user": "user vectors", "item_ids": "item id map tensor", "values": "item values",
          "scales": "value scales", "offsets": "row offsets", "item_group": "item groups",
-         "seen": "seen items"}
+         "seen": "seen items", "quotient": "quotient table (qr)",
+         "remainder": "remainder table (qr)"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     users = ", ".join(m.users[:3]) + (", ..." if len(m.users) > 3 else "")
     print(f"{args.file}: elasticrec package version {m.version}, checksum OK")
     print(f"  run:     {m.dataset} ({m.dataset_fingerprint}), model {m.model}, dim {m.dim}")
-    values = "codebooks" if isinstance(m.layout, PQLayout) else "values"
+    values = ("codebooks" if isinstance(m.layout, PQLayout) else
+              "tables" if isinstance(m.layout, QRLayout) else "values")
     print(f"  method:  {m.method}; layout {summary['layout']}; {values} {m.value_dtype}"
           + (f", {m.scales} scales" if m.scales != "none" else ""))
     print(f"  items:   {m.n_items:,}; users: {len(m.users):,} ({users})"
@@ -79,6 +82,9 @@ def _layout_summary(pkg) -> str:
     if isinstance(lay, PQLayout):
         return (f"pq, {lay.m} sub-vectors of width {pkg.manifest.sub_width}, {lay.centroids} "
                 f"centroids each ({lay.m} code bytes per item)")
+    if isinstance(lay, QRLayout):
+        return (f"qr, {pkg.manifest.quotient_rows:,} quotient x {lay.m:,} remainder rows of "
+                f"width {pkg.manifest.dim}")
     widths = np.diff(pkg.tensors["offsets"].astype(np.int64))
     return (f"ragged, {lay.n_values:,} values, widths {int(widths.min(initial=0))}-"
             f"{int(widths.max(initial=0))}")

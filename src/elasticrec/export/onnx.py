@@ -33,7 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from elasticrec.budget.units import format_bytes
 from elasticrec.errors import ElasticrecError
-from elasticrec.format.manifest import PQLayout
+from elasticrec.format.manifest import PQLayout, QRLayout
 from elasticrec.runtime.kernels import ScoreSegment
 from elasticrec.runtime.package import Package
 from elasticrec.runtime.packed import PackedRows
@@ -56,6 +56,9 @@ def package_to_onnx(package: Package, *, k: int = DEFAULT_K,
         raise ElasticrecError(f"k={k} is not allowed: an int in [1, n_items={package.n_items}]")
     if isinstance(package.manifest.layout, PQLayout):
         raise ElasticrecError("a pq package has no ONNX export yet: export a dense, blocks or "
+                              "ragged package")
+    if isinstance(package.manifest.layout, QRLayout):
+        raise ElasticrecError("a qr package has no ONNX export yet: export a dense, blocks or "
                               "ragged package")
     g = _Graph()
     n, dim = package.n_items, package.dim

@@ -33,17 +33,20 @@ from elasticrec.format.values import (
 FORMAT_NAME = "elasticrec-package"
 FORMAT_VERSION = 2  # what the writer writes for the dense, blocks and ragged layouts
 PQ_VERSION = 3  # what it writes for the pq layout, which version 3 adds (and nothing else)
-READ_VERSIONS = (1, 2, 3)
+QR_VERSION = 4  # what it writes for the qr layout, which version 4 adds (and nothing else)
+READ_VERSIONS = (1, 2, 3, 4)
 ITEM_ID_KINDS = ID_KINDS
 PQ_MAX_CENTROIDS = 256  # codes are one uint8 per sub-vector
 PQ_VALUE_DTYPES = ("float32", "float16")  # the codebooks' values
+QR_VALUE_DTYPES = ("float32", "float16")  # the quotient and remainder tables' values
 _KEYS_V1 = ("sha256", "format", "version", "method", "dataset", "dataset_fingerprint", "model",
             "dim", "n_items", "value_dtype", "scales", "layout", "users", "items")
-_KEYS = {1: _KEYS_V1, 2: (*_KEYS_V1, "seen"), 3: (*_KEYS_V1, "seen")}
+_KEYS = {1: _KEYS_V1, 2: (*_KEYS_V1, "seen"), 3: (*_KEYS_V1, "seen"),
+         4: (*_KEYS_V1, "seen")}
 
-__all__ = ["FORMAT_VERSION", "INT32_MAX", "PQ_VERSION", "VALUE_BITS", "VALUE_DTYPES",
-           "BlockLayout", "DenseLayout", "ItemIds", "Manifest", "PQLayout", "RaggedLayout",
-           "manifest_from_json", "value_itemsize"]
+__all__ = ["FORMAT_VERSION", "INT32_MAX", "PQ_VERSION", "QR_VERSION", "VALUE_BITS",
+           "VALUE_DTYPES", "BlockLayout", "DenseLayout", "ItemIds", "Manifest", "PQLayout",
+           "QRLayout", "RaggedLayout", "manifest_from_json", "value_itemsize"]
 
 
 def value_itemsize(value_dtype: str) -> int:
@@ -116,7 +119,21 @@ class PQLayout:
         return {"kind": "pq", "m": self.m, "centroids": self.centroids}
 
 
-Layout = DenseLayout | BlockLayout | RaggedLayout | PQLayout
+@dataclass(frozen=True)
+class QRLayout:
+    """A compositional (quotient-remainder) item table: item ``i`` is the element-wise
+    product of row ``i // m`` of tensor ``quotient`` [ceil(n_items / m), D] and row ``i % m``
+    of tensor ``remainder`` [m, D]. Format version 4."""
+
+    m: int
+
+    def to_json(self) -> dict:
+        return {"kind": "qr", "m": self.m}
+
+
+Layout = DenseLayout | BlockLayout | RaggedLayout | PQLayout | QRLayout
+# the layouts a format version adds, and that version: a manifest of one of them has it
+LAYOUT_VERSIONS = {PQLayout: PQ_VERSION, QRLayout: QR_VERSION}
 
 
 @dataclass(frozen=True)
@@ -140,13 +157,15 @@ class Manifest:
             check(isinstance(getattr(self, name), str), name, getattr(self, name), "a string")
         check(self.version in READ_VERSIONS, "version", self.version, str(READ_VERSIONS))
         is_pq = isinstance(self.layout, PQLayout)
-        if is_pq:
-            check(self.version == PQ_VERSION, "version", self.version,
-                  f"{PQ_VERSION} for the pq layout (which format version {PQ_VERSION} adds)")
+        own = LAYOUT_VERSIONS.get(type(self.layout))
+        if own is not None:
+            kind = self.layout.to_json()["kind"]
+            check(self.version == own, "version", self.version,
+                  f"{own} for the {kind} layout (which format version {own} adds)")
         else:
-            check(self.version != PQ_VERSION, "version", self.version,
-                  f"1 or {FORMAT_VERSION} for a dense, blocks or ragged layout (version "
-                  f"{PQ_VERSION} is for the pq layout only)")
+            check(self.version not in LAYOUT_VERSIONS.values(), "version", self.version,
+                  f"1 or {FORMAT_VERSION} for a dense, blocks or ragged layout (versions "
+                  f"{PQ_VERSION} and {QR_VERSION} are for the pq and qr layouts only)")
         check(_int(self.dim) and self.dim >= 1, "dim", self.dim, "an int >= 1")
         check(_int(self.n_items) and self.n_items >= 0, "n_items", self.n_items, "an int >= 0")
         check(self.value_dtype in VALUE_DTYPES, "value_dtype", self.value_dtype,
@@ -160,6 +179,9 @@ class Manifest:
         if is_pq:
             check(self.value_dtype in PQ_VALUE_DTYPES, "value_dtype", self.value_dtype,
                   f"one of {PQ_VALUE_DTYPES} (the codebooks' values) for the pq layout")
+        if isinstance(self.layout, QRLayout):
+            check(self.value_dtype in QR_VALUE_DTYPES, "value_dtype", self.value_dtype,
+                  f"one of {QR_VALUE_DTYPES} (the two tables' values) for the qr layout")
         allowed = ("row", "block") if isinstance(self.layout, BlockLayout) else ("row",)
         if self.value_dtype in QUANTIZED:
             check(self.scales in allowed, "scales", self.scales,
@@ -240,9 +262,13 @@ class Manifest:
             check(_int(lay.centroids) and 1 <= lay.centroids <= PQ_MAX_CENTROIDS,
                   "layout.centroids", lay.centroids,
                   f"an int in [1, {PQ_MAX_CENTROIDS}] (codes are uint8)")
+        elif isinstance(lay, QRLayout):
+            most = max(self.n_items, 1)
+            check(_int(lay.m) and 1 <= lay.m <= most, "layout.m", lay.m,
+                  f"an int in [1, max(n_items, 1) = {most}]")
         else:
-            raise ValueError(f"layout={lay!r} is not allowed: a dense, blocks, ragged or pq "
-                             "layout")
+            raise ValueError(f"layout={lay!r} is not allowed: a dense, blocks, ragged, pq or "
+                             "qr layout")
 
     @property
     def block_width(self) -> int:
@@ -254,6 +280,12 @@ class Manifest:
         """The width ``D / m`` of one pq sub-vector (pq layout only)."""
         assert isinstance(self.layout, PQLayout)
         return self.dim // self.layout.m
+
+    @property
+    def quotient_rows(self) -> int:
+        """Rows ``ceil(n_items / m)`` of the qr layout's quotient table (qr layout only)."""
+        assert isinstance(self.layout, QRLayout)
+        return -(-self.n_items // self.layout.m)
 
     @cached_property
     def _tail_json(self) -> str:
@@ -292,6 +324,10 @@ class Manifest:
             specs.append(TensorSpec("codebooks", VALUE_DTYPES[self.value_dtype],
                                     (lay.m, lay.centroids, self.sub_width)))
             specs.append(TensorSpec("codes", "U8", (n, lay.m)))
+        elif isinstance(lay, QRLayout):
+            dtype = VALUE_DTYPES[self.value_dtype]
+            specs.append(TensorSpec("quotient", dtype, (self.quotient_rows, self.dim)))
+            specs.append(TensorSpec("remainder", dtype, (lay.m, self.dim)))
         else:
             specs.append(self._values_spec((lay.n_values,)))
             specs.append(TensorSpec("offsets", "I32" if lay.n_values <= INT32_MAX else "I64",
@@ -301,7 +337,8 @@ class Manifest:
         return tuple(specs)
 
     def n_values(self) -> int:
-        """Values shipped, in the layout's value order (before any packing); pq: the codes."""
+        """Values shipped, in the layout's value order (before any packing); pq: the codes;
+        qr: the quotient's values, then the remainder's."""
         lay = self.layout
         if isinstance(lay, DenseLayout):
             return self.n_items * lay.width
@@ -309,6 +346,8 @@ class Manifest:
             return lay.n_shipped_blocks() * self.block_width
         if isinstance(lay, PQLayout):
             return self.n_items * lay.m
+        if isinstance(lay, QRLayout):
+            return (self.quotient_rows + lay.m) * self.dim
         return lay.n_values
 
     def _values_spec(self, shape: tuple[int, ...]) -> TensorSpec:
@@ -368,7 +407,7 @@ def _layout_from_json(raw: object) -> Layout:
     kind = raw.get("kind")
     keys = {"dense": ["kind", "width"], "ragged": ["kind", "n_values"],
             "blocks": ["kind", "n_blocks", "rescale", "group_sizes", "order"],
-            "pq": ["kind", "m", "centroids"]}
+            "pq": ["kind", "m", "centroids"], "qr": ["kind", "m"]}
     if kind not in keys:
         raise ValueError(f"layout kind={kind!r} is not one this elasticrec reads: one of "
                          f"{sorted(keys)}")
@@ -379,6 +418,8 @@ def _layout_from_json(raw: object) -> Layout:
         return DenseLayout(raw["width"])
     if kind == "pq":
         return PQLayout(raw["m"], raw["centroids"])
+    if kind == "qr":
+        return QRLayout(raw["m"])
     if kind == "ragged":
         return RaggedLayout(raw["n_values"])
     if not isinstance(raw["group_sizes"], list) or not isinstance(raw["order"], list) or not all(

@@ -18,6 +18,7 @@ from elasticrec.format.manifest import (
     DenseLayout,
     Manifest,
     PQLayout,
+    QRLayout,
     RaggedLayout,
 )
 from elasticrec.format.sizes import byte_breakdown, id_map_bytes, id_map_costs
@@ -25,5 +26,5 @@ from elasticrec.runtime.package import Package, Recommendation, load, load_bytes
 from elasticrec.runtime.shrink import shrink
 
 __all__ = ["BlockLayout", "DenseLayout", "Manifest", "PQLayout", "Package", "PackageError",
-           "RaggedLayout", "Recommendation", "byte_breakdown", "id_map_bytes",
+           "QRLayout", "RaggedLayout", "Recommendation", "byte_breakdown", "id_map_bytes",
            "id_map_costs", "load", "load_bytes", "shrink"]

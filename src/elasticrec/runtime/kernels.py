@@ -6,7 +6,8 @@ as stored (float32, float16 or int8 arrays; int4 / int2 as ``PackedRows``, which
 their scales and a score factor. The dense layout
 is one segment; the blocks layout one per item group (a zero-copy view of the flat values);
 the ragged layout one per distinct width (values regrouped by width once, at load); the pq
-layout one ``PQSegment`` (``runtime/pq.py``: scored from its codes through lookup tables).
+layout one ``PQSegment`` (``runtime/pq.py``: scored from its codes through lookup tables);
+the qr layout one ``QRSegment`` (``runtime/qr.py``: scored from its two tables).
 
 The score of an item is ``factor * sum_j u[cols[j]] * v[j]`` with ``v`` the decoded values
 (float16 widened exactly; integers times their row or block scale). Items in no segment, or in a
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, PQLayout
+from elasticrec.format.manifest import BlockLayout, DenseLayout, Manifest, PQLayout, QRLayout
 from elasticrec.format.values import PACKED, VALUE_BITS, code_offset
 from elasticrec.runtime.packed import PackedRows
 from elasticrec.runtime.pq import PQSegment
+from elasticrec.runtime.qr import QRSegment
 
 CHUNK_ROWS = 16384  # rows decoded to float32 at a time for float16 / integer values
 PACK_BUCKET = 8  # ragged int4 / int2 rows are scored in buckets of this many widths
@@ -92,10 +94,12 @@ class ScoreSegment:
 
 
 def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]
-                   ) -> list[ScoreSegment | PQSegment]:
+                   ) -> list[ScoreSegment | PQSegment | QRSegment]:
     layout = manifest.layout
     if isinstance(layout, PQLayout):
         return [PQSegment(tensors["codebooks"], tensors["codes"])]
+    if isinstance(layout, QRLayout):
+        return [QRSegment(tensors["quotient"], tensors["remainder"], manifest.n_items)]
     values = tensors["values"]
     scales = tensors.get("scales")
     row_scale = scales if manifest.scales == "row" else None

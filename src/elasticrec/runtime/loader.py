@@ -6,7 +6,7 @@ back-to-back tensors, truncation, trailing bytes), the whole-file SHA-256, the m
 (format name, version, fields, layout), the tensor set against the manifest (missing,
 unexpected, dtype, shape) and the tensor values (finite floats, non-negative scales,
 symmetric int8, monotone offsets, group ids and sizes, pq codes within the
-codebooks, distinct item ids).
+codebooks, finite qr tables, distinct item ids).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from elasticrec.format.manifest import (
     BlockLayout,
     Manifest,
     PQLayout,
+    QRLayout,
     RaggedLayout,
     manifest_from_json,
 )
@@ -80,7 +81,7 @@ def parse(buf: bytes | memoryview, *, verify: bool = True
 
 
 def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
-    for name in ("user", "values", "scales", "codebooks"):
+    for name in ("user", "values", "scales", "codebooks", "quotient", "remainder"):
         arr = tensors.get(name)
         if arr is not None and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise PackageError(f"tensor {name!r} holds NaN or infinite values")
@@ -94,6 +95,9 @@ def check_values(manifest: Manifest, tensors: dict[str, np.ndarray]) -> None:
             raise PackageError(f"tensor 'codes' holds code {int(codes.max())}; the manifest's "
                                f"layout.centroids={layout.centroids} allows codes 0 to "
                                f"{layout.centroids - 1}")
+        _check_ids_and_seen(manifest, tensors)
+        return
+    if isinstance(layout, QRLayout):  # two float tables, checked finite above
         _check_ids_and_seen(manifest, tensors)
         return
     values = tensors["values"]

@@ -23,6 +23,7 @@ from elasticrec.runtime.foldin import ridge_fold_in
 from elasticrec.runtime.kernels import ScoreSegment, build_segments
 from elasticrec.runtime.loader import parse, read_buffer
 from elasticrec.runtime.pq import PQSegment
+from elasticrec.runtime.qr import QRSegment
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +60,8 @@ class Package:
         self.manifest, self.tensors, container = parse(buf, verify=verify)
         self.file_bytes: int = container.file_bytes
         self.header_bytes: int = container.header_bytes
-        self.segments: list[ScoreSegment | PQSegment] = build_segments(self.manifest, self.tensors)
+        self.segments: list[ScoreSegment | PQSegment | QRSegment] = build_segments(
+            self.manifest, self.tensors)
         self._catalogue: tuple[str, ...] | None = None
         if catalogue is not None:
             self._catalogue = _checked_catalogue(self.manifest, catalogue)

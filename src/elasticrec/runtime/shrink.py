@@ -30,6 +30,7 @@ from elasticrec.format.manifest import (
     DenseLayout,
     Manifest,
     PQLayout,
+    QRLayout,
     RaggedLayout,
 )
 from elasticrec.format.sizes import device_bytes
@@ -45,6 +46,11 @@ def shrink(package: Package, budget_bytes: int) -> bytes:
             "a pq package cannot be shrunk on the device: its codebooks were trained for its "
             "m sub-vectors, and fewer codes need new codebooks (build it again on the server "
             "with a smaller m)")
+    if isinstance(package.manifest.layout, QRLayout):
+        raise ElasticrecError(
+            "a qr package cannot be shrunk on the device: its quotient and remainder tables "
+            "were trained together, and fewer rows need a model trained for them (build it "
+            "again on the server with a larger m)")
     current = package.device_bytes()
     if budget_bytes > current:
         raise ElasticrecError(
