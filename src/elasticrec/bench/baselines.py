@@ -42,6 +42,9 @@ class Context(Protocol):
 
     def uniform(self, width: int) -> elasticrec.Run: ...  # a full run retrained at width
 
+    # a QR-MF run (item table quotient x remainder, m = buckets) retrained at width
+    def qr(self, buckets: int, width: int) -> elasticrec.Run: ...
+
     def train_seconds(self, kind: str) -> float: ...
 
 
@@ -172,6 +175,29 @@ def pq(ctx: Context, budget: int) -> Shipped:
                    info={"m": bundle.info["m"], "codebooks": "float16"})
 
 
+def qr_retrained(ctx: Context, budget: int) -> Shipped:
+    """The quotient-remainder compositional embedding (Shi et al., KDD 2020), retrained per
+    budget: MF whose item ``i`` is ``Q[i // m] * R[i % m]``, trained from scratch with the
+    full model's recipe at the largest table whose float32 package fits
+    (``elasticrec.qr_shape``: full width with the most rows, else ``m = ceil(sqrt(n))``
+    narrowed); the package ships Q and R. MF only: LightGCN's propagated items are not
+    products of two rows."""
+    full = ctx.run("full")
+    if full.model != "mf":
+        raise elasticrec.ElasticrecError(f"qr-retrained compositional tables are MF's; the "
+                                         f"base model is {full.model}")
+    shape = elasticrec.qr_shape(full.embeddings, budget)
+    run = ctx.qr(shape.buckets, shape.width)
+    t0 = time.perf_counter()
+    package = elasticrec.export_qr(run, budget, user=run.user_ids[0]).data
+    seconds = time.perf_counter() - t0
+    bundle = elasticrec.export_qr(run, budget).data
+    return Shipped(package, run.evaluate(package=bundle), seconds,
+                   retrain_seconds=run.result["seconds"],
+                   info={"m": shape.buckets, "quotient_rows": shape.quotient_rows,
+                         "width": shape.width})
+
+
 METHODS: dict[str, Entry] = {"rule": rule, "peel": peel}
 BASELINES: dict[str, Entry] = {
     "dense-float32": dense("float32"),
@@ -186,4 +212,5 @@ BASELINES: dict[str, Entry] = {
     "random-blocks": random_blocks,
     "most-popular": most_popular,
     "pq": pq,
+    "qr-retrained": qr_retrained,
 }

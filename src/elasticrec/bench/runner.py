@@ -133,6 +133,9 @@ class Models:
     def uniform(self, width: int) -> elasticrec.Run:
         return self.run(f"uniform-{width}")
 
+    def qr(self, buckets: int, width: int) -> elasticrec.Run:
+        return self.run(f"qr-{buckets}-{width}")
+
     def train_seconds(self, kind: str) -> float:
         record = self.book.get(("train", self.data.label, self.model, kind, "-"))
         return record["train_seconds"] if record else float("nan")
@@ -183,6 +186,10 @@ class Models:
                                  **self.data.rule)
         elif kind.startswith("uniform-"):
             recipe["dim"] = int(kind.removeprefix("uniform-"))
+            run = elasticrec.fit(self.data.data, **fit, **recipe)
+        elif kind.startswith("qr-"):  # "qr-M-W": M remainder rows at width W
+            buckets, width = kind.removeprefix("qr-").split("-")
+            recipe.update(dim=int(width), qr_buckets=int(buckets))
             run = elasticrec.fit(self.data.data, **fit, **recipe)
         else:
             run = elasticrec.fit(self.data.data, **fit, **recipe)
