@@ -171,3 +171,25 @@ def test_qr_shape_takes_the_most_rows_that_fit_then_narrows():
     assert device_bytes(plan_qr(emb, 7, options)) <= smallest - 1
     with pytest.raises(BudgetExceeded, match="the smallest qr package needs"):
         qr_shape(EMB, options, 100)
+
+
+def test_the_format_md_example():
+    """docs/FORMAT.md section 8, the qr example: size, length field, digest, scores."""
+    alice = RunEmbeddings(user=np.array([[1, 2, 3, 4]], np.float32),
+                          item=np.zeros((3, 4), np.float32), dataset="toy",
+                          dataset_fingerprint="0123456789abcdef", model="mf",
+                          user_labels=["alice"], item_labels=["0", "1", "2"])
+    tables = QRFactors(np.array([[1, 2, 0, 1], [1, 1, 1, 1]], np.float32),
+                       np.array([[1, 0, 1, 1], [0, 1, 1, -1]], np.float32))
+    data = build_qr(alice, tables, BuildOptions(method="qr"))
+    assert len(data) == 728 and int.from_bytes(data[:8], "little") == 0x280
+    c = decode(data)
+    assert c.manifest_json[11:19] == "cdc617b3"
+    assert list(c.tensors) == ["quotient", "remainder", "user"]
+    assert '"version":4,"method":"qr"' in c.manifest_json
+    assert '"layout":{"kind":"qr","m":2}' in c.manifest_json
+    pkg = load_bytes(data)
+    np.testing.assert_array_equal(pkg.item_vectors(np.arange(3)),
+                                  [[1, 0, 0, 1], [0, 2, 0, -1], [1, 0, 1, 1]])
+    np.testing.assert_array_equal(pkg.scores(pkg.user_vector()), [5, 0, 8])
+    np.testing.assert_array_equal(pkg.recommend(3).items, [2, 0, 1])
