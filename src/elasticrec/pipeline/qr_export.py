@@ -12,8 +12,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.export.builder import BuildOptions
 from elasticrec.export.qr import QRShape, build_qr, plan_qr
 from elasticrec.export.qr import qr_shape as fit_shape
-from elasticrec.format.sizes import device_bytes
-from elasticrec.pipeline.export import Exported
+from elasticrec.pipeline.export import Exported, device_note
 
 if TYPE_CHECKING:
     from elasticrec.pipeline.run import Run
@@ -57,11 +56,7 @@ def export_qr(run: Run, budget: int | str | None, *, user=None, dtype: str = "fl
     manifest = plan_qr(emb, factors.buckets, options)
     info = {"m": factors.buckets, "quotient_rows": manifest.quotient_rows,
             "width": manifest.dim}
-    per_device = ""
-    if users is None and len(emb.user) > 1:
-        info["device_bytes"] = device_bytes(manifest)
-        per_device = (f"; each single-user package is at most "
-                      f"{format_bytes(info['device_bytes'])}")
+    per_device = device_note(len(manifest.users), lambda: manifest, info)
     limit = "no budget" if budget_bytes is None else f"budget {format_bytes(budget_bytes)}"
     summary = (f"{format_bytes(len(data))}, qr m={factors.buckets} x "
                f"{manifest.quotient_rows} quotient rows of width {manifest.dim}, {dtype}, "
