@@ -112,7 +112,8 @@ def cmd_table(args: argparse.Namespace) -> None:
     best = [r for r in rows if r["label"] != "defaults"]
     pop = {r["dataset"]: r["recall@20"] for r in defaults if r["model"] == "pop"}
     top, top_model = {}, {}
-    for r in rows:
+    fixed = [r for r in results.load(FOUNDATION) if r.get("benchmark") == "train"]
+    for r in rows + fixed:
         if r["model"] != "pop":
             key = r["dataset"], r["model"]
             top[r["dataset"]] = max(top.get(r["dataset"], 0.0), r["recall@20"])
@@ -146,8 +147,9 @@ def cmd_table(args: argparse.Namespace) -> None:
         "## What a newcomer gets: `elasticrec train --dataset D --model M`, nothing else",
         "`beats_pop`: test Recall@20 above the most-popular ranking's; `of_best_model`: the "
         "share of the best Recall@20 recorded for that dataset and model (any row of this "
-        "file, the schedules given in full included); `of_best`: of the best for that "
-        "dataset, any model.",
+        "file, the schedules given in full included, and the fixed schedules of "
+        "[foundation.md](foundation.md)); `of_best`: of the best for that dataset, any "
+        "model.",
         results.markdown_table(defaults, cols_d),
         "Not measured (no finished default run recorded): " + ", ".join(missing) + "."
         if missing else "Every shared dataset has its three rows.",
