@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
+import numpy as np
+
 from elasticrec.errors import ElasticrecError
 
 UNITS: dict[str, int] = {
@@ -89,3 +91,16 @@ def format_bytes(n_bytes: int) -> str:
         if n_bytes >= size:
             return f"{n_bytes:,} bytes ({n_bytes / size:.2f} {unit})"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def budget_to_bytes(budget, *, full_table_bytes: int | None = None) -> int:
+    """``budget`` in bytes: an int >= 1, or a string for ``parse_budget`` (a percentage is a
+    share of ``full_table_bytes``)."""
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer | str):
+        raise ElasticrecError(f"budget {budget!r} is not a number of bytes or a string "
+                              "such as '2MB' or '10%'")
+    if isinstance(budget, str):
+        return parse_budget(budget, full_table_bytes=full_table_bytes)
+    if budget < 1:
+        raise ElasticrecError(f"budget {budget} is less than one byte")
+    return int(budget)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from elasticrec.budget.units import format_bytes, full_table_bytes, parse_budget
+from elasticrec.budget.units import budget_to_bytes, format_bytes, full_table_bytes
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
 from elasticrec.export.basis import in_basis
@@ -30,16 +30,8 @@ def export_pq(embeddings: RunEmbeddings, budget: int | str | None, *, user: int 
 
     >>> elasticrec.export_pq(run.embeddings, "10%", user=0).data  # doctest: +SKIP
     """
-    if budget is None:
-        budget_bytes = None
-    elif isinstance(budget, str):
-        budget_bytes = parse_budget(budget,
-                                    full_table_bytes=full_table_bytes(*embeddings.item.shape))
-    elif isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ElasticrecError(f"budget {budget!r} is not a positive number of bytes, a "
-                              "string such as '2MB' or '10%', or None")
-    else:
-        budget_bytes = budget
+    budget_bytes = None if budget is None else budget_to_bytes(
+        budget, full_table_bytes=full_table_bytes(*embeddings.item.shape))
     if budget_bytes is None and m is None:
         raise ElasticrecError("give a budget, or the number of sub-vectors m")
     if user is not None and not 0 <= int(user) < len(embeddings.user):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from elasticrec.budget.units import format_bytes, full_table_bytes, parse_budget
+from elasticrec.budget.units import budget_to_bytes, format_bytes, full_table_bytes
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
 from elasticrec.export.builder import BuildOptions
@@ -30,7 +30,8 @@ def qr_shape(embeddings: RunEmbeddings, budget: int | str, *,
     QRShape(buckets=41, quotient_rows=42, width=64)
     """
     options = BuildOptions(value_dtype=dtype, method="qr")  # every user's package fits
-    return fit_shape(embeddings, options, _budget_bytes(budget, embeddings))
+    return fit_shape(embeddings, options, budget_to_bytes(
+        budget, full_table_bytes=full_table_bytes(*embeddings.item.shape)))
 
 
 def export_qr(run: Run, budget: int | str | None, *, user=None, dtype: str = "float32",
@@ -49,7 +50,8 @@ def export_qr(run: Run, budget: int | str | None, *, user=None, dtype: str = "fl
         raise ElasticrecError(f"{run.path} is not a QR-MF run: train one with "
                               "fit(model='mf', qr_buckets=m)")
     emb = run.embeddings
-    budget_bytes = None if budget is None else _budget_bytes(budget, emb)
+    budget_bytes = None if budget is None else budget_to_bytes(
+        budget, full_table_bytes=full_table_bytes(*emb.item.shape))
     users = None if user is None else (int(run._rows([user], run.user_ids, "user")[0]),)
     options = BuildOptions(value_dtype=dtype, method="qr", item_ids=item_ids, users=users)
     data = build_qr(emb, factors, options, budget_bytes)
@@ -62,12 +64,3 @@ def export_qr(run: Run, budget: int | str | None, *, user=None, dtype: str = "fl
                f"{manifest.quotient_rows} quotient rows of width {manifest.dim}, {dtype}, "
                f"{len(manifest.users)} user(s); {limit}{per_device}")
     return Exported(data, summary, info)
-
-
-def _budget_bytes(budget: int | str, emb: RunEmbeddings) -> int:
-    if isinstance(budget, str):
-        return parse_budget(budget, full_table_bytes=full_table_bytes(*emb.item.shape))
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ElasticrecError(f"budget {budget!r} is not a positive number of bytes or a "
-                              "string such as '2MB' or '10%'")
-    return budget

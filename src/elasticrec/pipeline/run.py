@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from elasticrec.atomic import write_bytes
-from elasticrec.budget.units import full_table_bytes, parse_budget
+from elasticrec.budget.units import budget_to_bytes, full_table_bytes
 from elasticrec.elastic.state import ElasticState, load_elastic
 from elasticrec.embeddings import QRFactors, RunEmbeddings, load_embeddings, load_qr_factors
 from elasticrec.errors import ElasticrecError
@@ -107,14 +107,7 @@ class Run:
 
     def budget_bytes(self, budget: Budget) -> int:
         """``budget`` in bytes: an int, or a string such as ``"2MB"``, ``"512KiB"``, ``"10%"``."""
-        if isinstance(budget, bool) or not isinstance(budget, int | np.integer | str):
-            raise ElasticrecError(f"budget {budget!r} is not a number of bytes or a string "
-                                  "such as '2MB' or '10%'")
-        if isinstance(budget, str):
-            return parse_budget(budget, full_table_bytes=self.full_table_bytes)
-        if budget < 1:
-            raise ElasticrecError(f"budget {budget} is less than one byte")
-        return int(budget)
+        return budget_to_bytes(budget, full_table_bytes=self.full_table_bytes)
 
     def data(self, *, data_dir: str | os.PathLike | None = None,
              download: bool = True) -> PreparedData:
