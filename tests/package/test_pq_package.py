@@ -15,10 +15,12 @@ from elasticrec.embeddings import RunEmbeddings
 from elasticrec.errors import ElasticrecError
 from elasticrec.export.builder import BuildOptions, write_package
 from elasticrec.export.pq import PQTables, build_pq, fit_pq, plan_pq, train_pq
-from elasticrec.format.container import DTYPES, ZERO_DIGEST, decode, encode
+from elasticrec.format.container import ZERO_DIGEST, decode, encode
 from elasticrec.format.manifest import PQLayout
 from elasticrec.format.sizes import byte_breakdown, device_bytes, package_bytes
 from elasticrec.runtime import PackageError, load, load_bytes
+from package_edits import rebuilt as edit_package
+from package_edits import split
 
 DIM = 8
 
@@ -73,23 +75,8 @@ def test_size_is_header_users_ids_codebooks_and_codes():
     assert half["codebooks"] == 40 * DIM * 2 and half["codes"] == 40 * 4
 
 
-def split(data: bytes) -> tuple[dict, dict]:
-    c = decode(data)
-    tensors = {}
-    for name, (spec, offset) in c.tensors.items():
-        arr = np.frombuffer(data, DTYPES[spec.dtype], int(np.prod(spec.shape)), offset)
-        tensors[name] = (spec.dtype, arr.reshape(spec.shape).copy())
-    return json.loads(c.manifest_json), tensors
-
-
 def rebuilt(edit_manifest=None, edit_tensors=None) -> bytes:
-    raw, tensors = split(PQ)
-    raw["sha256"] = ZERO_DIGEST
-    if edit_manifest:
-        edit_manifest(raw)
-    if edit_tensors:
-        edit_tensors(tensors)
-    return encode(json.dumps(raw, ensure_ascii=True, separators=(",", ":")), tensors)
+    return edit_package(PQ, edit_manifest, edit_tensors)
 
 
 def set_code(t: dict) -> None:

@@ -14,10 +14,12 @@ from elasticrec.budget.fit import BudgetExceeded
 from elasticrec.embeddings import QRFactors, RunEmbeddings
 from elasticrec.export.builder import BuildOptions, write_package
 from elasticrec.export.qr import bucket_counts, build_qr, fewest_rows_buckets, plan_qr, qr_shape
-from elasticrec.format.container import DTYPES, ZERO_DIGEST, decode, encode
+from elasticrec.format.container import ZERO_DIGEST, decode, encode
 from elasticrec.format.manifest import QRLayout
 from elasticrec.format.sizes import byte_breakdown, device_bytes, package_bytes
 from elasticrec.runtime import PackageError, load, load_bytes
+from package_edits import rebuilt as edit_package
+from package_edits import split
 
 DIM, N_ITEMS, M = 8, 43, 5  # 43 items: 9 quotient rows, the last holding 3 items
 
@@ -44,23 +46,8 @@ OPTIONS = BuildOptions(method="qr", users=(0,))
 QR = build_qr(EMB, F, OPTIONS)
 
 
-def split(data: bytes) -> tuple[dict, dict]:
-    c = decode(data)
-    tensors = {name: (spec.dtype, np.frombuffer(data, DTYPES[spec.dtype],
-                                                int(np.prod(spec.shape)), offset)
-                      .reshape(spec.shape).copy())
-               for name, (spec, offset) in c.tensors.items()}
-    return json.loads(c.manifest_json), tensors
-
-
 def rebuilt(edit_manifest=None, edit_tensors=None) -> bytes:
-    raw, tensors = split(QR)
-    raw["sha256"] = ZERO_DIGEST
-    if edit_manifest:
-        edit_manifest(raw)
-    if edit_tensors:
-        edit_tensors(tensors)
-    return encode(json.dumps(raw, ensure_ascii=True, separators=(",", ":")), tensors)
+    return edit_package(QR, edit_manifest, edit_tensors)
 
 
 def test_round_trip_through_a_file(tmp_path):
