@@ -147,4 +147,38 @@ def test_the_named_suites_take_only_options_fit_knows(name):
         for method, budget, _options in data.streams:
             assert method in ("scall", "su", "mr", "grow")
             elasticrec.parse_stream_budget(budget)
-    assert len(suite.budgets) == 3
+    # quick: three budgets (issue 14); full: the six of the quality-per-byte goal (issue 13)
+    expected = {"quick": ("10%", "25%", "50%"), "full": ("1%", "2%", "5%", "10%", "20%", "50%")}
+    assert suite.budgets == expected[name]
+
+
+def test_an_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    data = TOY.datasets[0]
+    recipe = {"mf": {**data.recipes["mf"], "epochs": 3}}
+    suite = elasticrec.BenchSuite(
+        name="toy", budgets=("70%",), baselines=("most-popular",),
+        datasets=(elasticrec.BenchData("toy", data.data, recipes=recipe, rule=data.rule,
+                                       peel=data.peel),))
+    seen: list[str] = []
+
+    def stop_at_epoch_2(_self, message: str) -> None:
+        seen.append(message)
+        if message.startswith("epoch 2"):
+            raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(runner.Models, "_quiet", stop_at_epoch_2)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        elasticrec.run_bench(suite, out=tmp_path, progress=False, log=lambda _m: None)
+    folder = tmp_path / "work" / "runs" / "toy" / "mf" / "full"
+    assert (folder / "checkpoint.safetensors").is_file() and not (folder / "run.json").exists()
+
+    seen.clear()
+    said: list[str] = []
+    monkeypatch.setattr(runner.Models, "_quiet", lambda _self, m: seen.append(m))
+    records = elasticrec.run_bench(suite, out=tmp_path, resume=True, progress=False,
+                                   log=said.append)
+    assert "resuming toy mf full" in said
+    full_epochs = [m for m in seen[:3] if m.startswith("epoch ")]
+    assert full_epochs and not any(m.startswith("epoch 1 ") for m in full_epochs)
+    (full,) = [r for r in records if r["unit"] == ["train", "toy", "mf", "full", "-"]]
+    assert full["epochs"] == 3

@@ -24,6 +24,7 @@ from elasticrec.bench.baselines import BASELINES, METHODS, Shipped
 from elasticrec.bench.provenance import code_commit, provenance
 from elasticrec.bench.report import write_report
 from elasticrec.bench.suites import BenchData, BenchSuite, suite_named
+from elasticrec.train.checkpoint import CHECKPOINT_FILE
 
 Log = Callable[[str], None]
 
@@ -174,11 +175,15 @@ class Models:
             run = elasticrec.load_run(folder, verify=False)
             run.data(**self.where)
             return run
-        if folder.exists():  # an interrupted training: start it again
+        # an interrupted training continues from its last epoch's checkpoint; one that
+        # stopped before its first (or PEEL's refinement, which keeps none) starts again
+        resume = kind != "peel" and (folder / CHECKPOINT_FILE).is_file()
+        if folder.exists() and not resume:
             shutil.rmtree(folder)
         recipe = dict(self.data.recipes[self.model])
-        fit = dict(model=self.model, out=folder, progress=False, log=self._quiet, **self.where)
-        self.log(f"training {self.data.label} {self.model} {kind}")
+        fit = dict(model=self.model, out=folder, progress=False, log=self._quiet,
+                   resume=resume, **self.where)
+        self.log(f"{'resuming' if resume else 'training'} {self.data.label} {self.model} {kind}")
         if kind == "peel":
             run = self.run("rule").personalise(out=folder, log=self._quiet, **self.data.peel)
         elif kind == "rule":

@@ -87,7 +87,7 @@ FULL = BenchSuite(
                   recipes={"lightgcn": {**_LIGHTGCN, "epochs": 20, "lr_decay": 0.9}, "mf": _MF},
                   rule=dict(n_blocks=32)),
     ),
-    budgets=("5%", "10%", "20%"),
+    budgets=("1%", "2%", "5%", "10%", "20%", "50%"),  # issue 13's budgets
     stream_only=(
         BenchData("amazon-grocery", "amazon-grocery", streams=_STREAMS_GROCERY),
         BenchData("ml-latest-small", "ml-latest-small", streams=_STREAMS_ML),
