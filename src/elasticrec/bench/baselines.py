@@ -60,21 +60,23 @@ def _timed_export(run: elasticrec.Run, budget: int, **kwargs) -> tuple[elasticre
 
 def rule(ctx: Context, budget: int) -> Shipped:
     """RULE: the estimator-guided search for this budget over the trained elastic blocks, in
-    the score-preserving basis (``Run.export``'s default)."""
-    run = ctx.run("rule")
-    got, seconds = _timed_export(run, budget)
-    return Shipped(got.data, run.evaluate(budget=budget), seconds,
-                   train_seconds=ctx.train_seconds("rule"),
-                   info={"blocks": got.info["blocks"]})
+    the score-preserving basis (``Run.export``'s default), values in the type that scores
+    best on validation (``dtype="auto"``; its choice is part of the export time)."""
+    return _elastic(ctx, "rule", budget)
 
 
 def peel(ctx: Context, budget: int) -> Shipped:
-    """PEEL: each user's group's refined table, its highest-weight blocks that fit."""
-    run = ctx.run("peel")
-    got, seconds = _timed_export(run, budget)
-    return Shipped(got.data, run.evaluate(budget=budget), seconds,
-                   train_seconds=ctx.train_seconds("peel"),
-                   info={"blocks": got.info["blocks"]})
+    """PEEL: each user's group's refined table, its highest-weight blocks that fit, values in
+    the type that scores best on validation (``dtype="auto"``)."""
+    return _elastic(ctx, "peel", budget)
+
+
+def _elastic(ctx: Context, kind: str, budget: int) -> Shipped:
+    run = ctx.run(kind)
+    got, seconds = _timed_export(run, budget, dtype="auto")
+    return Shipped(got.data, run.evaluate(budget=budget, dtype="auto"), seconds,
+                   train_seconds=ctx.train_seconds(kind),
+                   info={"blocks": got.info["blocks"], "dtype": got.info["value_dtype"]})
 
 
 def dense(dtype: str, basis: str = "trained") -> Entry:

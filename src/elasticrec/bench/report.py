@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ["method", "budget", "budget_bytes", "package_bytes", "device_bytes", "recall@20",
            "ndcg@20", "train_seconds", "export_seconds", "new_budget_seconds", "width",
-           "blocks", "note"]
+           "blocks", "dtype", "note"]
 TRAIN_COLUMNS = ["method", "dim", "epochs", "train_seconds", "recall@20", "ndcg@20"]
 STREAM_COLUMNS = ["dataset", "model", "method", "budget", "recall@20", "ndcg@20", "segments",
                   "max_bytes_over_budget", "train_seconds"]

@@ -48,9 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "with the selection for the budget, for `elasticrec evaluate "
                           "--package`; the file is larger than the budget, which bounds each "
                           "single-user package cut from it")
-    p.add_argument("--dtype", choices=DTYPES, default="float32",
+    p.add_argument("--dtype", choices=(*DTYPES, "auto"), default="float32",
                    help="item value type (int8 / int4 / int2: with float32 scales per item; "
-                        "int4 and int2 pack 2 and 4 values per byte)")
+                        "int4 and int2 pack 2 and 4 values per byte); auto: of float32, "
+                        "float16, int8 and int4, the one whose package scores best on the "
+                        "run's validation split at this budget")
     p.add_argument("--item-ids", choices=ITEM_IDS, default="auto",
                    help="auto: the smallest exact id map (a range, delta-coded integers, "
                         "front-coded strings...); catalogue: only the catalogue's fingerprint, "
@@ -100,6 +102,9 @@ def _stream(args: argparse.Namespace, t0: float) -> int:
         raise elasticrec.ElasticrecError(f"--basis {args.basis}: a stream run ships its stored "
                                          "rows at their own widths, as trained; --basis is "
                                          "for train runs")
+    if args.dtype == "auto":
+        raise elasticrec.ElasticrecError("--dtype auto chooses on a train run's validation "
+                                         "split; give a stream run its dtype")
     data = elasticrec.load_stream(args.run_dir).export(args.user, dtype=args.dtype)
     pkg = runtime.load_bytes(data)
     budget = elasticrec.parse_budget(args.budget, full_table_bytes=pkg.n_items * pkg.dim * 4)

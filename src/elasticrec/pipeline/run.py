@@ -30,6 +30,7 @@ from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
 from elasticrec.pipeline.export import Bases, Exported, ExportRequest, export
+from elasticrec.pipeline.precision import AUTO, choose_dtype
 from elasticrec.tensorfile import read_json_lines
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Run:
         self._data = data
         self._keep = keep  # a temporary folder lives as long as its run
         self._bases = Bases()  # the score-preserving bases, computed once each
+        self._dtypes: dict[tuple, tuple[str, dict]] = {}  # dtype="auto"'s choices
 
     def __repr__(self) -> str:
         return (f"Run({str(self.path)!r}, method={self.method!r}, model={self.model!r}, "
@@ -142,12 +144,16 @@ class Run:
         Without ``budget`` or ``package``: the server model. With ``budget``: what ships at
         that budget, scored through the NumPy device runtime (PEEL: every user with their
         group's package; otherwise the every-user bundle, chosen by ``strategy`` and ``seed``
-        for RULE runs, values in ``dtype``, tables in ``basis`` as ``export`` ships them).
+        for RULE runs, values in ``dtype`` (``auto``: the type ``choose_dtype`` picks on the
+        validation split), tables in ``basis`` as ``export`` ships them).
         With ``package``: that bundle, exported from this
         run (bytes or a file). ``per_user=True`` adds ``"per_user"``: each metric as a float64
         array over every user row (NaN where a user has no event in the split)."""
         from elasticrec.pipeline.evaluation import evaluate_run
 
+        if dtype == AUTO and budget is not None and package is None:
+            dtype = self.choose_dtype(budget, strategy=strategy, seed=seed, basis=basis,
+                                      data_dir=data_dir, download=download)[0]
         return evaluate_run(self, _ks(k), budget=budget, package=package, dtype=dtype,
                             strategy=strategy, seed=seed, split=split, per_user=per_user,
                             basis=basis, data_dir=data_dir, download=download)
@@ -208,13 +214,48 @@ class Run:
         elif seen:
             known = self.data(data_dir=data_dir).known.to_csr()
             seen_rows = tuple(np.sort(known[user_row].indices).tolist())
+        chosen = None
+        if dtype == AUTO:
+            chosen = self.choose_dtype(budget, strategy=strategy, seed=seed, basis=basis,
+                                       data_dir=data_dir)
+            dtype = chosen[0]
         request = ExportRequest(
             self.budget_bytes(budget), user_row=user_row, history_rows=history_rows,
             value_dtype=dtype or "float32", strategy=strategy, seed=seed,
             released_search=released_search, item_ids=item_ids, seen_rows=seen_rows,
             basis=basis)
-        return export(self.method, self.embeddings, request, elastic=self.elastic_state,
-                      peel=self.peel_state, bases=self._bases)
+        got = export(self.method, self.embeddings, request, elastic=self.elastic_state,
+                     peel=self.peel_state, bases=self._bases)
+        if chosen is None:
+            return got
+        scores = ", ".join(f"{d} {v:.4f}" for d, v in chosen[1].items())
+        return Exported(got.data, f"{got.summary}; {dtype} chosen on validation "
+                                  f"recall@20 ({scores})",
+                        {**got.info, "value_dtype": dtype, "dtype_scores": chosen[1]})
+
+    def choose_dtype(self, budget: Budget, *, strategy: str = "search", seed: int = 0,
+                     basis: str = "svd", data_dir: str | os.PathLike | None = None,
+                     download: bool = True) -> tuple[str, dict]:
+        """The item value type ``dtype="auto"`` ships at ``budget``: of float32, float16,
+        int8 and int4, the one whose package (as ``export`` builds it with ``strategy``,
+        ``seed`` and ``basis``) scores the highest validation Recall@20 through the device
+        runtime; with every candidate's score (``pipeline/precision.py``). Needs the run's
+        validation split; computed once per budget and setting."""
+        budget_bytes = self.budget_bytes(budget)
+        key = (budget_bytes, strategy, seed, basis)
+        if key not in self._dtypes:
+            if self.data(data_dir=data_dir, download=download).valid is None:
+                raise ElasticrecError(f"{self.path}: dtype='auto' chooses the value type on "
+                                      "the validation split and this run has none (train "
+                                      "with valid_ratio > 0, or give a dtype)")
+
+            def score(dtype: str) -> float:
+                return self.evaluate(budget=budget_bytes, dtype=dtype, strategy=strategy,
+                                     seed=seed, split="valid", basis=basis,
+                                     data_dir=data_dir, download=download)["recall@20"]
+
+            self._dtypes[key] = choose_dtype(score, budget_bytes)
+        return self._dtypes[key]
 
     def export(self, budget: Budget, *, user=None, history: Sequence | None = None,
                dtype: str | None = None, strategy: str = "search", seed: int = 0,
@@ -223,7 +264,9 @@ class Run:
         """The device package of ``user`` (their id in the source data) or of a new user
         with the item ids ``history``, within ``budget`` bytes of the whole file (an int, or
         ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``dtype``: item
-        value type (``float32`` default, ``float16``, ``int8``, ``int4``, ``int2``). RULE
+        value type (``float32`` default, ``float16``, ``int8``, ``int4``, ``int2``; ``auto``:
+        the one of the first four that scores best on the validation split at this budget,
+        ``choose_dtype``). RULE
         runs choose blocks by ``strategy`` (``search``, ``greedy`` or ``random``;
         ``released_search`` for the released search setting). ``item_ids="catalogue"``
         names the items by the device's catalogue instead of shipping their ids;
