@@ -33,7 +33,7 @@ def test_a_type_that_does_not_fit_is_skipped_and_none_fitting_is_an_error():
     def never(dtype):
         raise elasticrec.ElasticrecError(f"{dtype} does not fit")
 
-    with pytest.raises(elasticrec.ElasticrecError, match="no value type .* fits"):
+    with pytest.raises(elasticrec.ElasticrecError, match=r"no value type .* fits"):
         choose_dtype(never, 100)
 
 
@@ -87,3 +87,4 @@ def test_auto_without_a_validation_split_is_refused(tmp_path):
                          **QUIET)
     with pytest.raises(elasticrec.ElasticrecError, match="validation split"):
         run.export("40%", user=run.user_ids[0], dtype="auto")
+

@@ -122,6 +122,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--diversity-form", choices=choices["diversity_form"], default=ed.diversity_form)
     e.add_argument("--subset-sizes", choices=choices["subset_sizes"], default=ed.subset_sizes,
                    help="how block subsets are sampled while training")
+    e.add_argument("--elastic-training", choices=choices["elastic_training"],
+                   default=ed.elastic_training,
+                   help="subsets: RULE's objective, every block subset must rank (default); "
+                        "plain: the base model's own loss, blocks cut from the "
+                        "score-preserving basis of its tables, each item group a prefix")
     e.add_argument("--rescale", action="store_true",
                    help="score an item's blocks S by N/|S| times their dot product")
     e.add_argument("--label-configs", type=int, default=ed.label_configs,

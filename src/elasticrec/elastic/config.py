@@ -10,6 +10,10 @@ from elasticrec.elastic.estimator import PRECISIONS  # value dtypes an estimator
 GROUPINGS = ("popularity", "id-range")
 DIVERSITY_FORMS = ("consecutive", "cosine")
 SUBSET_SIZES = ("uniform", "bernoulli")
+# how the elastic model trains: "subsets", RULE's objective (every block subset must rank);
+# "plain", the base model's own loss, its blocks then being the positions of the
+# score-preserving basis, labelled in prefix form (docs/methods.md)
+ELASTIC_TRAININGS = ("subsets", "plain")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class ElasticConfig:
     # value dtypes the labels are measured at (each configuration at one, drawn uniformly):
     # with more than one, the estimator gets precision as a feature and export may choose it
     label_precisions: tuple[str, ...] = ("float32",)
+    elastic_training: str = "subsets"  # or "plain" (ELASTIC_TRAININGS)
 
     def __post_init__(self) -> None:
         check(self.n_blocks >= 1, "n_blocks", self.n_blocks, "an integer >= 1")
@@ -54,10 +59,22 @@ class ElasticConfig:
               and all(p in PRECISIONS for p in precisions), "label_precisions", precisions,
               f"distinct values of {PRECISIONS}")
         object.__setattr__(self, "label_precisions", tuple(precisions))
+        check(self.elastic_training in ELASTIC_TRAININGS, "elastic_training",
+              self.elastic_training, f"one of {ELASTIC_TRAININGS}")
 
     @property
     def label_k(self) -> int:
         return int(self.label_metric.partition("@")[2])
 
+    @property
+    def plain(self) -> bool:
+        """Trained with the base model's own loss; labelled and shipped in prefix form."""
+        return self.elastic_training == "plain"
+
     def to_json(self) -> dict:
-        return {**asdict(self), "label_precisions": list(self.label_precisions)}
+        """As a run's config holds it; ``elastic_training`` only when not the default, so
+        that older runs keep their bytes."""
+        out = {**asdict(self), "label_precisions": list(self.label_precisions)}
+        if not self.plain:
+            del out["elastic_training"]
+        return out

@@ -39,6 +39,7 @@ from elasticrec.elastic.training import elastic_groups, elastic_objective
 from elasticrec.embeddings import QRFactors, RunEmbeddings, save_embeddings, save_qr_factors
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
+from elasticrec.export.basis import score_basis
 from elasticrec.models.base import Recommender
 from elasticrec.models.factory import build_model
 from elasticrec.models.qr import QRMF
@@ -195,7 +196,8 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
     item_group = objective = None
     if elastic is not None:
         item_group = elastic_groups(elastic, data.train)
-        objective = elastic_objective(elastic, item_group, train_config)
+        if not elastic.plain:  # "plain": the base model's own loss
+            objective = elastic_objective(elastic, item_group, train_config)
     sampler = BPRSampler.from_interactions(data.train)
     validate = ranking_evaluator(data.train, data.valid, ks) if data.valid else None
 
@@ -235,9 +237,15 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
     test = _test_result(data, users.numpy(), items.numpy(), ks) if writer else None
     extra = {}
     if elastic is not None:
-        state = fit_rule_estimator(elastic, users.numpy(), items.numpy(), item_group,
+        label_user, label_item = users.numpy(), items.numpy()
+        if elastic.plain:  # its blocks are the basis's positions, each group a prefix
+            basis = score_basis(label_user, label_item)
+            label_user = (label_user.astype(np.float64) @ basis.user_map).astype(np.float32)
+            label_item = (label_item.astype(np.float64) @ basis.item_map).astype(np.float32)
+        state = fit_rule_estimator(elastic, label_user, label_item, item_group,
                                    data.train.to_csr(), data.valid.to_csr(),
-                                   seed=train_config.seed, log=log, distributed=distributed)
+                                   seed=train_config.seed, log=log, distributed=distributed,
+                                   prefixes=elastic.plain)
         if writer:
             save_elastic(run_dir, state)
         extra = {"estimator": state.report, "block_similarity": mean_block_similarity(

@@ -162,7 +162,12 @@ def option_choices() -> dict[str, tuple]:
     """The allowed values of every option that takes one of a few (``model``, ``method``,
     ``split``...), for a command line's choices and a caller's checks."""
     from elasticrec.data.config import SPLITS
-    from elasticrec.elastic.config import DIVERSITY_FORMS, GROUPINGS, SUBSET_SIZES
+    from elasticrec.elastic.config import (
+        DIVERSITY_FORMS,
+        ELASTIC_TRAININGS,
+        GROUPINGS,
+        SUBSET_SIZES,
+    )
     from elasticrec.elastic.estimator import ESTIMATORS
     from elasticrec.format.values import VALUE_DTYPES
     from elasticrec.models.config import MODELS
@@ -173,4 +178,4 @@ def option_choices() -> dict[str, tuple]:
             "diversity_form": DIVERSITY_FORMS, "subset_sizes": SUBSET_SIZES,
             "estimator": ESTIMATORS, "gate": GATES, "sampling": ("users", "pairs"),
             "combine": ("mean", "concat"), "loss": LOSSES,
-            "dtype": tuple(VALUE_DTYPES)}
+            "dtype": tuple(VALUE_DTYPES), "elastic_training": ELASTIC_TRAININGS}
