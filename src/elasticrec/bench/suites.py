@@ -59,11 +59,16 @@ _SMALL = dict(epochs=20, batch_size=4096, lr=1e-2, lr_decay=0.95, l2=1e-3, eval_
 _SMALL_RULE = dict(label_configs=100, label_users=500)
 _SMALL_PEEL = dict(n_clusters=4, peel_epochs=2)
 
+# SCALL's setting in minutes: ml-100k's events in time order, four equal windows, MF, a few
+# epochs and policy steps per window (about 40 s for the three methods on two cores)
+_STREAMS_QUICK = tuple((m, "c=16", dict(model="mf", segments=4, epochs=5, reward_steps=20))
+                       for m in ("scall", "su", "mr"))
+
 QUICK = BenchSuite(
     name="quick",
     datasets=(
         BenchData("ml-100k", "ml-100k", recipes={"mf": _SMALL}, rule=_SMALL_RULE,
-                  peel=_SMALL_PEEL),
+                  peel=_SMALL_PEEL, streams=_STREAMS_QUICK),
         BenchData("ml-latest-small", "ml-latest-small", recipes={"mf": _SMALL},
                   rule=_SMALL_RULE, peel=_SMALL_PEEL),
     ),
