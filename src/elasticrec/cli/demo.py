@@ -2,7 +2,8 @@
 
 PEEL on gowalla with BPR-MF: train once (elastic item embeddings in 32 blocks, RULE's
 estimator, eight user groups each with its refined item table and learned block weights),
-export device packages at three budgets, evaluate every test user through the NumPy device
+export device packages at three budgets (each in the value type that scores best on
+validation), evaluate every test user through the NumPy device
 runtime with their group's package, and print the table against the full model and the
 training-free baseline a practitioner would try first (the same tables rotated by the
 score-preserving basis, cut to a prefix, in int8). A few
@@ -68,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
     out_dir = run_dir / "packages"
     for share in args.budgets:
-        quality = run.evaluate(budget=share)
-        rows.append({"method": f"PEEL package {share}",
+        quality = run.evaluate(budget=share, dtype="auto")
+        dtype = run.choose_dtype(share)[0]  # the value type that did best on validation
+        rows.append({"method": f"PEEL package {share}, {dtype}",
                      "budget": elasticrec.format_bytes(quality["budget_bytes"]),
                      "recall@20": quality["recall@20"], "ndcg@20": quality["ndcg@20"],
                      "device_bytes": quality["device_bytes"],
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                            replace=False)
         for user in users:
             elasticrec.write_bytes(out_dir / f"user{user}-{share}.erpkg",
-                                   run.export(share, user=user))
+                                   run.export(share, user=user, dtype="auto"))
     for row in rows:
         row["of full"] = f"{row['recall@20'] / rows[0]['recall@20']:.0%}"
     print(table(rows, ["method", "budget", "device_bytes", "recall@20", "ndcg@20", "of full",
