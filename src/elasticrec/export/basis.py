@@ -78,10 +78,17 @@ def score_basis(user: np.ndarray, item: np.ndarray) -> Basis:
     return Basis(user_map=a * signs, item_map=b * signs, singular=s)
 
 
+def rotate_tables(user: np.ndarray, item: np.ndarray, basis: Basis
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``U A`` and ``V B`` (float32): the same scores in ``basis``."""
+    return ((np.asarray(user, np.float64) @ basis.user_map).astype(np.float32),
+            (np.asarray(item, np.float64) @ basis.item_map).astype(np.float32))
+
+
 def rotate(emb: RunEmbeddings, basis: Basis) -> RunEmbeddings:
     """``emb`` with its user table ``U A`` and item table ``V B`` (float32): the same scores."""
-    return replace(emb, user=(np.asarray(emb.user, np.float64) @ basis.user_map).astype(np.float32),
-                   item=(np.asarray(emb.item, np.float64) @ basis.item_map).astype(np.float32))
+    user, item = rotate_tables(emb.user, emb.item, basis)
+    return replace(emb, user=user, item=item)
 
 
 def in_basis(emb: RunEmbeddings, basis: str) -> RunEmbeddings:

@@ -39,7 +39,7 @@ from elasticrec.elastic.training import elastic_groups, elastic_objective
 from elasticrec.embeddings import QRFactors, RunEmbeddings, save_embeddings, save_qr_factors
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
-from elasticrec.export.basis import score_basis
+from elasticrec.export.basis import rotate_tables, score_basis
 from elasticrec.models.base import Recommender
 from elasticrec.models.factory import build_model
 from elasticrec.models.qr import QRMF
@@ -239,9 +239,8 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
     if elastic is not None:
         label_user, label_item = users.numpy(), items.numpy()
         if elastic.plain:  # its blocks are the basis's positions, each group a prefix
-            basis = score_basis(label_user, label_item)
-            label_user = (label_user.astype(np.float64) @ basis.user_map).astype(np.float32)
-            label_item = (label_item.astype(np.float64) @ basis.item_map).astype(np.float32)
+            label_user, label_item = rotate_tables(label_user, label_item,
+                                                   score_basis(label_user, label_item))
         state = fit_rule_estimator(elastic, label_user, label_item, item_group,
                                    data.train.to_csr(), data.valid.to_csr(),
                                    seed=train_config.seed, log=log, distributed=distributed,

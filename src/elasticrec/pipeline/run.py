@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
 from elasticrec.pipeline.export import Bases, Exported, ExportRequest, export
-from elasticrec.pipeline.precision import AUTO, choose_dtype
+from elasticrec.pipeline.precision import AUTO, METRIC, choose_dtype
 from elasticrec.tensorfile import read_json_lines
 
 if TYPE_CHECKING:
@@ -229,9 +230,9 @@ class Run:
         if chosen is None:
             return got
         scores = ", ".join(f"{d} {v:.4f}" for d, v in chosen[1].items())
-        return Exported(got.data, f"{got.summary}; {dtype} chosen on validation "
-                                  f"recall@20 ({scores})",
-                        {**got.info, "value_dtype": dtype, "dtype_scores": chosen[1]})
+        return replace(got, summary=f"{got.summary}; {dtype} chosen on validation {METRIC} "
+                                    f"({scores})",
+                       info={**got.info, "value_dtype": dtype, "dtype_scores": chosen[1]})
 
     def choose_dtype(self, budget: Budget, *, strategy: str = "search", seed: int = 0,
                      basis: str = "svd", data_dir: str | os.PathLike | None = None,
@@ -252,7 +253,7 @@ class Run:
             def score(dtype: str) -> float:
                 return self.evaluate(budget=budget_bytes, dtype=dtype, strategy=strategy,
                                      seed=seed, split="valid", basis=basis,
-                                     data_dir=data_dir, download=download)["recall@20"]
+                                     data_dir=data_dir, download=download)[METRIC]
 
             self._dtypes[key] = choose_dtype(score, budget_bytes)
         return self._dtypes[key]
