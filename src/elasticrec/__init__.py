@@ -27,6 +27,7 @@ from elasticrec.version import __version__
 # Each public name and the module that defines it (loaded on first use).
 _PUBLIC: dict[str, str] = {
     "fit": "elasticrec.pipeline.fit",
+    "resumable": "elasticrec.pipeline.fit",
     "Run": "elasticrec.pipeline.run",
     "load_run": "elasticrec.pipeline.run",
     "stream": "elasticrec.pipeline.stream",
@@ -40,6 +41,7 @@ _PUBLIC: dict[str, str] = {
     "export_pq": "elasticrec.pipeline.pq_export",
     "export_qr": "elasticrec.pipeline.qr_export",
     "qr_shape": "elasticrec.pipeline.qr_export",
+    "mixed_shape": "elasticrec.pipeline.mixed_shape",
     "package_to_onnx": "elasticrec.export.onnx",
     "package_to_ort": "elasticrec.export.onnx",
     "ElasticrecError": "elasticrec.errors",
@@ -110,6 +112,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "load_dataset",
     "load_run",
     "load_stream",
+    "mixed_shape",
     "option_choices",
     "option_names",
     "package_to_onnx",
@@ -120,6 +123,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "profile_steps",
     "qr_shape",
     "resolve_data_dir",
+    "resumable",
     "run_bench",
     "runtime",
     "score_fn_from_embeddings",
@@ -150,7 +154,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.models.config import ModelConfig
     from elasticrec.peel.config import PeelConfig
     from elasticrec.pipeline.export import Exported, export_embeddings
-    from elasticrec.pipeline.fit import fit
+    from elasticrec.pipeline.fit import fit, resumable
+    from elasticrec.pipeline.mixed_shape import mixed_shape
     from elasticrec.pipeline.options import option_choices, option_names
     from elasticrec.pipeline.pq_export import export_pq
     from elasticrec.pipeline.profile import profile_steps

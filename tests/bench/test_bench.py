@@ -121,6 +121,21 @@ def test_a_package_over_its_budget_stops_the_run_naming_the_record(bench, tmp_pa
                              log=lambda _m: None)  # the trained runs, reused
 
 
+def test_only_runs_the_named_dataset_and_keeps_the_other_records(bench, tmp_path):
+    out, records = bench
+    (tmp_path / "toy.json").write_text((out / "toy.json").read_text())
+    kept = [r for r in records if r["dataset"] == "toy"]
+    drop = {tuple(r["unit"]) for r in records if r["dataset"] == "toy-stream"}
+    state = json.loads((tmp_path / "toy.json").read_text())
+    state["records"] = [r for r in state["records"] if tuple(r["unit"]) not in drop]
+    (tmp_path / "toy.json").write_text(json.dumps(state))
+    again = elasticrec.run_bench(TOY, out=tmp_path, work=out / "work", resume=True,
+                                 only=["toy/mf"], progress=False, log=lambda _m: None)
+    assert [r["unit"] for r in again] == [r["unit"] for r in kept]  # the stream not run
+    with pytest.raises(elasticrec.ElasticrecError, match=r"only 'nope'.*'toy/mf'"):
+        elasticrec.run_bench(TOY, out=tmp_path, resume=True, only=["nope"])
+
+
 def test_unknown_suite_and_baseline_are_refused(tmp_path):
     with pytest.raises(elasticrec.ElasticrecError, match="suite 'nope' is not one of"):
         elasticrec.run_bench("nope", out=tmp_path)
@@ -130,8 +145,9 @@ def test_unknown_suite_and_baseline_are_refused(tmp_path):
 
 
 def test_the_command_line_takes_the_suites():
-    args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume"])
-    assert args.suite == "quick" and args.resume
+    args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume",
+                                      "--only", "ml-100k/mf"])
+    assert args.suite == "quick" and args.resume and args.only == ["ml-100k/mf"]
 
 
 @pytest.mark.parametrize("name", ["quick", "full"])

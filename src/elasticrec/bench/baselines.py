@@ -45,6 +45,9 @@ class Context(Protocol):
     # a QR-MF run (item table quotient x remainder, m = buckets) retrained at width
     def qr(self, buckets: int, width: int) -> elasticrec.Run: ...
 
+    # MF with mixed dimensions by popularity (models/mixed.py), one width per group
+    def mixed(self, widths: tuple[int, ...]) -> elasticrec.Run: ...
+
     def train_seconds(self, kind: str) -> float: ...
 
 
@@ -200,6 +203,24 @@ def qr_retrained(ctx: Context, budget: int) -> Shipped:
                          "width": shape.width})
 
 
+def mixed_dim_retrained(ctx: Context, budget: int) -> Shipped:
+    """Mixed dimensions by popularity (Ginart et al., ISIT 2021), retrained per budget: MF
+    whose items fall into four equal groups by training events, group ``g`` trained at width
+    ``lambda * p_g ** 0.3`` (``p_g`` its events per item), for the largest ``lambda`` whose
+    float32 ragged package fits; rows are prefixes of one width (models/mixed.py). MF only,
+    as in the paper."""
+    full = ctx.run("full")
+    if full.model != "mf":
+        raise elasticrec.ElasticrecError(f"mixed-dim-retrained trains MF's own rows; the base "
+                                         f"model is {full.model}")
+    counts = np.asarray(full.data().train.to_csr().sum(axis=0)).ravel()
+    widths = elasticrec.mixed_shape(full.embeddings, counts, budget)
+    run = ctx.mixed(widths)
+    got, seconds = _timed_export(run, budget)
+    return Shipped(got.data, run.evaluate(budget=budget), seconds,
+                   retrain_seconds=run.result["seconds"], info={"widths": list(widths)})
+
+
 METHODS: dict[str, Entry] = {"rule": rule, "peel": peel}
 BASELINES: dict[str, Entry] = {
     "dense-float32": dense("float32"),
@@ -215,4 +236,5 @@ BASELINES: dict[str, Entry] = {
     "most-popular": most_popular,
     "pq": pq,
     "qr-retrained": qr_retrained,
+    "mixed-dim-retrained": mixed_dim_retrained,
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from elasticrec.bench.baselines import BASELINES, METHODS, Shipped
 from elasticrec.bench.provenance import code_commit, provenance
 from elasticrec.bench.report import write_report
 from elasticrec.bench.suites import BenchData, BenchSuite, suite_named
-from elasticrec.train.checkpoint import CHECKPOINT_FILE
 
 Log = Callable[[str], None]
 
@@ -46,12 +45,15 @@ class Unit:
 def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
               work: str | Path | None = None, resume: bool = False,
               data_dir: str | Path | None = None, download: bool = True,
-              progress: bool = True, log: Log | None = None) -> list[dict]:
+              only: Sequence[str] = (), progress: bool = True,
+              log: Log | None = None) -> list[dict]:
     """Run a benchmark suite (``"quick"``, ``"full"`` or a ``BenchSuite``) into ``out``:
     ``SUITE.json`` (every record, with date, machine and commit), ``SUITE.md`` (one table
     per dataset and base model, published references apart) and ``SUITE-DATASET-MODEL.png``
     (quality against budget, log axis). Run folders, streams and the checked device
-    packages go under ``work`` (default ``out/work``). Returns the records.
+    packages go under ``work`` (default ``out/work``). ``only``: run just the units of these
+    ``DATASET`` or ``DATASET/MODEL`` names (e.g. ``"gowalla/mf"``: a long suite in parts);
+    the report covers every record in ``SUITE.json``. Returns the records.
 
     >>> elasticrec.run_bench("quick", out="bench", resume=True)  # doctest: +SKIP
     """
@@ -75,6 +77,7 @@ def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
     for data in (*suite.datasets, *suite.stream_only):
         units += [stream_unit(data, method, budget, options, work, data_dir, download, say)
                   for method, budget, options in data.streams]
+    units = _only(units, only, suite.name)
     todo = [u for u in units if u.key not in book.done]
     say(f"bench {suite.name}: {len(units)} units, {len(units) - len(todo)} already done")
     bar = _progress(todo, progress)
@@ -137,6 +140,9 @@ class Models:
     def qr(self, buckets: int, width: int) -> elasticrec.Run:
         return self.run(f"qr-{buckets}-{width}")
 
+    def mixed(self, widths: tuple[int, ...]) -> elasticrec.Run:
+        return self.run("md-" + "-".join(str(w) for w in widths))
+
     def train_seconds(self, kind: str) -> float:
         record = self.book.get(("train", self.data.label, self.model, kind, "-"))
         return record["train_seconds"] if record else float("nan")
@@ -177,7 +183,7 @@ class Models:
             return run
         # an interrupted training continues from its last epoch's checkpoint; one that
         # stopped before its first (or PEEL's refinement, which keeps none) starts again
-        resume = kind != "peel" and (folder / CHECKPOINT_FILE).is_file()
+        resume = kind != "peel" and elasticrec.resumable(folder)
         if folder.exists() and not resume:
             shutil.rmtree(folder)
         recipe = dict(self.data.recipes[self.model])
@@ -191,6 +197,10 @@ class Models:
                                  **self.data.rule)
         elif kind.startswith("uniform-"):
             recipe["dim"] = int(kind.removeprefix("uniform-"))
+            run = elasticrec.fit(self.data.data, **fit, **recipe)
+        elif kind.startswith("md-"):  # "md-W0-W1-...": mixed widths by popularity
+            widths = tuple(int(w) for w in kind.removeprefix("md-").split("-"))
+            recipe.update(dim=max(widths), item_widths=widths)
             run = elasticrec.fit(self.data.data, **fit, **recipe)
         elif kind.startswith("qr-"):  # "qr-M-W": M remainder rows at width W
             buckets, width = kind.removeprefix("qr-").split("-")
@@ -294,6 +304,20 @@ def stream_unit(data: BenchData, method: str, budget: str, options: dict, work: 
                                              for seg in s.segments)}
 
     return Unit(key, do)
+
+
+def _only(units: list[Unit], only: Sequence[str], suite: str) -> list[Unit]:
+    """The units of the ``DATASET`` or ``DATASET/MODEL`` names in ``only`` (all: none given)."""
+    if isinstance(only, str):
+        only = (only,)
+    if not only:
+        return units
+    known = sorted({f"{u.key[1]}/{u.key[2]}" for u in units})
+    for name in only:
+        if not any(name in (k.split("/")[0], k) for k in known):
+            raise ElasticrecError(f"only {name!r}: suite {suite!r} has no such dataset or "
+                                  f"dataset/model; it has {known}")
+    return [u for u in units if u.key[1] in only or f"{u.key[1]}/{u.key[2]}" in only]
 
 
 def _progress(units: list[Unit], progress: bool):

@@ -25,13 +25,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run folders and checked packages (default: OUT/work)")
     p.add_argument("--resume", action="store_true",
                    help="continue a suite in OUT, skipping its finished units")
+    p.add_argument("--only", action="append", default=[], metavar="DATASET[/MODEL]",
+                   help="run only these units (repeatable), e.g. gowalla/mf; the report "
+                        "covers every record in OUT")
     add_data_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     records = elasticrec.run_bench(args.suite, out=args.out, work=args.work,
-                                   resume=args.resume,
+                                   resume=args.resume, only=args.only,
                                    data_dir=data_dir_from(args), download=not args.no_download,
                                    progress=show_progress(), log=log)
     packages = [r for r in records if r["kind"] == "package" and "infeasible" not in r]

@@ -23,6 +23,10 @@ class ModelConfig:
     # MF only: items as quotient x remainder rows (models/qr.py), m remainder rows; 0: a
     # full item table
     qr_buckets: int = 0
+    # MF only: mixed dimensions by popularity (models/mixed.py): items in len(item_widths)
+    # equal groups by training events, the most popular first, group g's rows item_widths[g]
+    # wide (each at most dim); (): every row full width
+    item_widths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check(self.model in MODELS, "model", self.model, f"one of {MODELS}")
@@ -38,12 +42,28 @@ class ModelConfig:
               f"0 for model {self.model!r} (compositional item tables are for MF only: "
               "LightGCN's propagated items are not products of two rows)")
 
+        widths = self.item_widths
+        check(isinstance(widths, tuple) and all(
+            isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= self.dim
+            for w in widths), "item_widths", widths,
+            f"a tuple of ints in [0, dim={self.dim}], one per popularity group")
+        check(not widths or (self.model == "mf" and not self.qr_buckets), "item_widths",
+              widths, f"() for model {self.model!r}" + (" with qr_buckets" if self.qr_buckets
+                                                         else "") +
+              " (mixed dimensions are MF's own rows: LightGCN's propagated items fill every "
+              "position)")
+
     def to_json(self) -> dict:
-        """The config as a run's ``config.json`` holds it; ``qr_buckets`` only when set, so
-        that runs without it keep the config they were started with (and resume)."""
+        """The config as a run's ``config.json`` holds it; ``qr_buckets`` and
+        ``item_widths`` only when set, so that runs without them keep the config they were
+        started with (and resume)."""
         out = dict(self.__dict__)
         if not self.qr_buckets:
             del out["qr_buckets"]
+        if self.item_widths:
+            out["item_widths"] = list(self.item_widths)
+        else:
+            del out["item_widths"]
         return out
 
     def init_std_for(self, cosine: bool) -> float:

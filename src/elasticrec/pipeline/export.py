@@ -1,6 +1,7 @@
 """A run's device packages for a budget, by the run's method (NumPy only: no PyTorch).
 
-* ``full``: the dense baseline, every item's first W positions for the widest W that fits;
+* ``full``: the dense baseline, every item's first W positions for the widest W that fits (a
+  mixed-dimension run: its ragged rows, as trained, the longest column-major prefix);
 * ``rule``: a block configuration found for the budget by the estimator-guided evolutionary
   search (``strategy="search"``), by estimated gain per byte (``"greedy"``) or at random
   (``"random"``, a baseline); no gradient step;
@@ -75,6 +76,8 @@ class ExportRequest:
     basis: str = "svd"  # or "trained" (export/basis.py)
     popularity: np.ndarray | None = None  # dense runs: per-item counts; popular items wider
     popular_share: float = POPULAR_SHARE
+    # mixed-dimension runs: each item row's trained width; ships them ragged, as trained
+    row_widths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.value_dtype not in VALUE_DTYPES:
@@ -137,6 +140,8 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
                 f"{info['estimator_calls']} estimates)")
     elif request.popularity is not None:
         return _popular(emb, users, request)
+    elif request.row_widths is not None:
+        return _full(emb, users, request, RaggedSelection(request.row_widths))
     else:
         return _full(emb, users, request)
     return _shipped(emb, selection, options, request.budget_bytes, info, what, users,

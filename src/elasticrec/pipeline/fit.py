@@ -168,6 +168,12 @@ def fit(data, *, model: str = "lightgcn", method: str = "full", out: str | Path 
     return Run(run_dir, data=prepared, keep=keep)
 
 
+def resumable(out: str | os.PathLike) -> bool:
+    """Whether ``out`` holds a training that ``fit(..., out=out, resume=True)`` continues:
+    a checkpoint left by an interrupted run (or a finished one, whose schedule may grow)."""
+    return (Path(out) / CHECKPOINT_FILE).is_file()
+
+
 def ranking_evaluator(
     known: Interactions, target: Interactions, ks: tuple[int, ...]
 ) -> Callable[[Recommender], dict[str, float]]:

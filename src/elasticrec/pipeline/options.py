@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 from elasticrec.checks import ConfigError
 from elasticrec.data.config import DataConfig
 from elasticrec.elastic.config import ElasticConfig
@@ -137,10 +139,18 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
             if exc.field not in _PEEL_SHARED:
                 raise
             raise ConfigError(f"peel_{exc}", f"peel_{exc.field}") from None
+    model_options = pick(_MODEL)
+    if isinstance(model_options.get("item_widths"), list | tuple):  # a list from JSON too
+        model_options["item_widths"] = tuple(
+            int(w) if isinstance(w, int | np.integer) and not isinstance(w, bool) else w
+            for w in model_options["item_widths"])
+    if method != "full" and model_options.get("item_widths"):
+        raise ElasticrecError(f"item_widths: method {method!r} cuts its own blocks from full "
+                              "rows; mixed dimensions train with method 'full'")
     try:
         return RunConfigs(
             data=DataConfig(dataset=dataset, seed=seed, **data),
-            model=ModelConfig(model=model, **pick(_MODEL)),
+            model=ModelConfig(model=model, **model_options),
             train=TrainConfig(seed=seed, **train), elastic=elastic, peel=peel,
             search=search, search_explicit=explicit)
     except TypeError as exc:  # pragma: no cover - the option names come from the fields

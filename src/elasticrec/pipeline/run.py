@@ -27,6 +27,7 @@ from elasticrec.embeddings import QRFactors, RunEmbeddings, load_embeddings, loa
 from elasticrec.errors import ElasticrecError
 from elasticrec.eval.ranking import top_k
 from elasticrec.export.basis import BASES
+from elasticrec.models.mixed import trained_widths
 from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
@@ -102,6 +103,15 @@ class Run:
     @functools.cached_property
     def item_ids(self) -> np.ndarray:
         return _ids(self.embeddings.item_labels)
+
+    @functools.cached_property
+    def item_widths(self) -> np.ndarray | None:
+        """A mixed-dimension run's width of each item row (``fit(model="mf",
+        item_widths=...)``, models/mixed.py), which its packages ship ragged and as
+        trained; None for a run of full rows."""
+        if not self.config["model"].get("item_widths"):
+            return None
+        return trained_widths(self.embeddings.item)
 
     @property
     def full_table_bytes(self) -> int:
@@ -220,11 +230,14 @@ class Run:
             chosen = self.choose_dtype(budget, strategy=strategy, seed=seed, basis=basis,
                                        data_dir=data_dir)
             dtype = chosen[0]
+        widths = self.item_widths
+        if widths is not None:  # a rotation would spread every row over every position
+            basis = "trained"
         request = ExportRequest(
             self.budget_bytes(budget), user_row=user_row, history_rows=history_rows,
             value_dtype=dtype or "float32", strategy=strategy, seed=seed,
             released_search=released_search, item_ids=item_ids, seen_rows=seen_rows,
-            basis=basis)
+            basis=basis, row_widths=widths)
         got = export(self.method, self.embeddings, request, elastic=self.elastic_state,
                      peel=self.peel_state, bases=self._bases)
         if chosen is None:
