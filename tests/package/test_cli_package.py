@@ -56,6 +56,19 @@ def test_export_inspect_recommend_shrink(run_dir, tmp_path, capsys):
     assert "needs the server" in capsys.readouterr().err
 
 
+def test_column_scales_leave_the_bytes_per_item_to_values(run_dir, tmp_path):
+    budget = 2300  # about 11 bytes an item: row scales alone take 4 of them
+    paths = {scales: tmp_path / f"{scales}.erpk" for scales in ("row", "column")}
+    for scales, path in paths.items():
+        assert main(["export", str(run_dir), "--budget", str(budget), "--user", "u1",
+                     "--dtype", "int4", "--scales", scales, "--out", str(path)]) == 0
+    row, column = (load(paths[s]) for s in ("row", "column"))
+    assert row.manifest.version == 2 and column.manifest.version == 5
+    assert column.manifest.scales == "column" and column.tensors["scales"].shape == (DIM,)
+    assert column.manifest.layout.width > row.manifest.layout.width
+    assert max(row.file_bytes, column.file_bytes) <= budget
+
+
 def test_export_without_user_bounds_each_single_user_package(run_dir, tmp_path, capsys):
     out = tmp_path / "all.erpk"
     assert main(["export", str(run_dir), "--budget", "3000", "--dtype", "int8", "--all-users",

@@ -253,9 +253,10 @@ def test_an_svd_group_package_shrinks_to_what_the_server_builds():
     rng = np.random.default_rng(7)
     emb, state = svd_state(rng)
     groups = rng.integers(0, 4, 120)
+    int8 = BuildOptions(value_dtype="int8", method="peel")
     big, _, _ = group_package(emb, state, groups, 0, np.array([3]), 3300, basis="svd",
-                              value_dtype="int8")
+                              options=int8)
     for small in (3000, 2700, 2400):
         server, _, _ = group_package(emb, state, groups, 0, np.array([3]), small, basis="svd",
-                                     value_dtype="int8")
+                                     options=int8)
         assert shrink(runtime.load_bytes(big), small) == server

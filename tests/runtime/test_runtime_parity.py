@@ -80,6 +80,7 @@ QUANTISED = [(name, dtype, "auto") for name in selections()
              for dtype in ("float16", "int8", "int4", "int2")]
 QUANTISED += [(name, dtype, "block") for name in ("blocks", "blocks-rescaled")
               for dtype in ("int8", "int4", "int2")]
+QUANTISED += [(name, dtype, "column") for name in selections() for dtype in ("int8", "int4")]
 
 
 @pytest.mark.parametrize(("name", "dtype", "scales"), QUANTISED)
@@ -96,10 +97,13 @@ def test_quantised_packages_score_with_their_decoded_vectors(run, name, dtype, s
     full = run.user @ (run.item * mask).T
     if dtype == "float16":
         assert np.abs(pkg.scores(run.user) - full).max() < 0.05
-    elif scales == "auto" and "rescaled" not in name:
-        # Rounding moves each value by at most half a step, s / 2 with s = max|row| / Q.
-        step = np.abs(run.item).max(axis=1) / {"int8": 127, "int4": 7, "int2": 1}[dtype]
-        bound = np.abs(run.user) @ (mask * step[:, None] / 2).T
+    elif scales in ("auto", "column") and "rescaled" not in name:
+        # Rounding moves each value by at most half a step, s / 2 with s = max|row| / Q
+        # (column scales: s = max|column| / Q).
+        top = {"int8": 127, "int4": 7, "int2": 1}[dtype]
+        step = (np.abs(run.item).max(axis=1)[:, None] if scales == "auto"
+                else np.abs(run.item).max(axis=0)[None, :]) / top
+        bound = np.abs(run.user) @ (mask * step / 2).T
         assert (np.abs(pkg.scores(run.user) - full) <= bound * (1 + 1e-4) + 1e-4).all()
 
 
@@ -107,6 +111,7 @@ ONNX_CASES = [(name, dtype, "auto") for name in selections()
               for dtype in ("float32", "float16", "int8", "int4", "int2")]
 ONNX_CASES += [(name, dtype, "block") for name in ("blocks", "blocks-rescaled")
                for dtype in ("int8", "int4")]
+ONNX_CASES += [(name, dtype, "column") for name in selections() for dtype in ("int8", "int4")]
 
 
 @pytest.mark.parametrize(("name", "dtype", "scales"), ONNX_CASES)

@@ -45,8 +45,10 @@ def requests(draw: st.DrawFn):
         selection = BlockSelection.from_groups(n_blocks, rng.integers(0, n_groups, n_items),
                                                priorities, rescale=draw(st.booleans()))
     dtype = draw(st.sampled_from(["float32", "float16", "int8", "int4", "int2"]))
-    blockwise = dtype.startswith("int") and kind == "blocks" and draw(st.booleans())
-    scales = "block" if blockwise else "auto"
+    scales = "auto"
+    if dtype.startswith("int"):  # row scales, column scales or (blocks) block scales
+        scales = draw(st.sampled_from(["auto", "column", "block"] if kind == "blocks"
+                                      else ["auto", "column"]))
     users = draw(st.sampled_from([None, (0,)]))
     return run, selection, BuildOptions(value_dtype=dtype, scales=scales, users=users)
 

@@ -79,27 +79,30 @@ def _elastic(ctx: Context, kind: str, budget: int) -> Shipped:
     got, seconds = _timed_export(run, budget, dtype="auto")
     return Shipped(got.data, run.evaluate(budget=budget, dtype="auto"), seconds,
                    train_seconds=ctx.train_seconds(kind),
-                   info={"blocks": got.info["blocks"], "dtype": got.info["value_dtype"]})
+                   info={"blocks": got.info["blocks"], "dtype": got.info["value_dtype"]
+                         + ("-column" if got.info["scales"] == "column" else "")})
 
 
-def dense(dtype: str, basis: str = "trained") -> Entry:
+def dense(dtype: str, basis: str = "trained", scales: str = "row") -> Entry:
     """The full model's first W positions of every item, the widest W that fits, in
-    ``dtype`` values, in ``basis`` (``trained``: as trained; ``svd``: after the
-    score-preserving rotation)."""
+    ``dtype`` values (integers with ``scales``), in ``basis`` (``trained``: as trained;
+    ``svd``: after the score-preserving rotation)."""
 
     def entry(ctx: Context, budget: int) -> Shipped:
         run = ctx.run("full")
-        got, seconds = _timed_export(run, budget, dtype=dtype, basis=basis)
-        return Shipped(got.data, run.evaluate(budget=budget, dtype=dtype, basis=basis),
+        got, seconds = _timed_export(run, budget, dtype=dtype, basis=basis, scales=scales)
+        return Shipped(got.data, run.evaluate(budget=budget, dtype=dtype, basis=basis,
+                                              scales=scales),
                        seconds, train_seconds=ctx.train_seconds("full"),
                        info={"width": got.info["width"]})
 
     rotated = ", rotated by the score-preserving basis" if basis == "svd" else ""
-    entry.__doc__ = f"Dense prefix truncation of the full model, {dtype} values{rotated}."
+    entry.__doc__ = (f"Dense prefix truncation of the full model, {dtype} values"
+                     f"{' with column scales' if scales == 'column' else ''}{rotated}.")
     return entry
 
 
-def popular(dtype: str) -> Entry:
+def popular(dtype: str, scales: str = "row") -> Entry:
     """The rotated full model with twice the width for the 25% most popular items (training
     events): two item groups, the longest prefix of positions that fits."""
 
@@ -108,16 +111,16 @@ def popular(dtype: str) -> Entry:
         t0 = time.perf_counter()
         counts = np.asarray(run.data().train.to_csr().sum(axis=0)).ravel()
         got = elasticrec.export_embeddings(run.embeddings, budget, user=0, dtype=dtype,
-                                           popularity=counts)
+                                           popularity=counts, scales=scales)
         seconds = time.perf_counter() - t0
         bundle = elasticrec.export_embeddings(run.embeddings, budget, dtype=dtype,
-                                              popularity=counts)
+                                              popularity=counts, scales=scales)
         return Shipped(got.data, run.evaluate(package=bundle.data), seconds,
                        train_seconds=ctx.train_seconds("full"),
                        info={"positions": got.info["positions"]})
 
     entry.__doc__ = (f"Rotated dense prefix, the 25% most popular items twice as wide, "
-                     f"{dtype} values.")
+                     f"{dtype} values{' with column scales' if scales == 'column' else ''}.")
     return entry
 
 
@@ -229,8 +232,10 @@ BASELINES: dict[str, Entry] = {
     "dense-svd-float32": dense("float32", "svd"),
     "dense-svd-int8": dense("int8", "svd"),
     "dense-svd-int4": dense("int4", "svd"),
+    "dense-svd-int4-column": dense("int4", "svd", "column"),
     "popular-svd-float32": popular("float32"),
     "popular-svd-int4": popular("int4"),
+    "popular-svd-int4-column": popular("int4", "column"),
     "uniform-retrained": uniform_retrained,
     "random-blocks": random_blocks,
     "most-popular": most_popular,

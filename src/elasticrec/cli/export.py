@@ -25,6 +25,7 @@ from pathlib import Path
 import elasticrec
 
 DTYPES = elasticrec.option_choices()["dtype"]  # the package format's value types
+SCALES = elasticrec.option_choices()["scales"]
 ITEM_IDS = ("auto", "catalogue")
 STRATEGIES = ("search", "greedy", "random")
 BASES = ("svd", "trained")
@@ -49,10 +50,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "--package`; the file is larger than the budget, which bounds each "
                           "single-user package cut from it")
     p.add_argument("--dtype", choices=(*DTYPES, "auto"), default="float32",
-                   help="item value type (int8 / int4 / int2: with float32 scales per item; "
-                        "int4 and int2 pack 2 and 4 values per byte); auto: of float32, "
-                        "float16, int8 and int4, the one whose package scores best on the "
-                        "run's validation split at this budget")
+                   help="item value type (int8 / int4 / int2: with float32 scales, see "
+                        "--scales; int4 and int2 pack 2 and 4 values per byte); auto: of "
+                        "float32, float16, int8 and int4 (with either scales), the one whose "
+                        "package scores best on the run's validation split at this budget")
+    p.add_argument("--scales", choices=SCALES, default="row",
+                   help="integer values: row (default), one float32 scale per item; column, "
+                        "one per position (no bytes per item: for budgets of a few bytes an "
+                        "item; package format version 5)")
     p.add_argument("--item-ids", choices=ITEM_IDS, default="auto",
                    help="auto: the smallest exact id map (a range, delta-coded integers, "
                         "front-coded strings...); catalogue: only the catalogue's fingerprint, "
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         args.budget, user=args.user, history=args.history, dtype=args.dtype,
         strategy=args.strategy, seed=args.seed, released_search=args.released_search,
         bundle=args.all_users, item_ids=args.item_ids, seen=args.seen,
-        basis=args.basis or "svd")
+        basis=args.basis or "svd", scales=args.scales)
     elasticrec.write_bytes(args.out, exported.data)
     print(f"wrote {args.out}: {exported.summary}; {time.perf_counter() - t0:.2f} s in all")
     return 0
@@ -102,6 +107,9 @@ def _stream(args: argparse.Namespace, t0: float) -> int:
         raise elasticrec.ElasticrecError(f"--basis {args.basis}: a stream run ships its stored "
                                          "rows at their own widths, as trained; --basis is "
                                          "for train runs")
+    if args.scales != "row":
+        raise elasticrec.ElasticrecError("--scales column is for train runs; a stream run "
+                                         "ships its rows with row scales")
     if args.dtype == "auto":
         raise elasticrec.ElasticrecError("--dtype auto chooses on a train run's validation "
                                          "split; give a stream run its dtype")

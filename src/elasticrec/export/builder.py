@@ -30,6 +30,7 @@ from elasticrec.format import quantize
 from elasticrec.format.container import encode
 from elasticrec.format.ids import TENSOR_KINDS, ItemIds
 from elasticrec.format.manifest import (
+    COLUMN_VERSION,
     FORMAT_VERSION,
     INT32_MAX,
     BlockLayout,
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 Tensors = dict[str, tuple[str, np.ndarray]]
 
 
+SCALE_MODES = ("auto", "row", "column", "block")
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """How values are stored, which users ship (row indices; ``None``: all users), how items
@@ -54,7 +58,9 @@ class BuildOptions:
     to the device's catalogue) and the one user's seen item rows to ship (``seen``)."""
 
     value_dtype: str = "float32"
-    scales: str = "auto"  # int8 / int4 / int2: "row" (default) or "block" (blocks layout only)
+    # int8 / int4 / int2: "row" (default), "column" (one per position, format version 5) or
+    # "block" (blocks layout only)
+    scales: str = "auto"
     users: tuple[int, ...] | None = None
     method: str = "dense-truncate"
     item_ids: str = "auto"
@@ -63,8 +69,8 @@ class BuildOptions:
     def __post_init__(self) -> None:
         check(self.value_dtype in VALUE_DTYPES, "value_dtype", self.value_dtype,
               str(sorted(VALUE_DTYPES)))
-        check(self.scales in ("auto", "row", "block"), "scales", self.scales,
-              "'auto', 'row' or 'block'")
+        check(self.scales in SCALE_MODES, "scales", self.scales,
+              "'auto', 'row', 'column' or 'block'")
         check(self.value_dtype in QUANTIZED or self.scales == "auto", "scales", self.scales,
               f"'auto' unless value_dtype is one of {QUANTIZED}")
         check(isinstance(self.method, str) and bool(self.method), "method", self.method,
@@ -89,9 +95,12 @@ def plan(emb: RunEmbeddings, selection: Selection, options: BuildOptions) -> Man
 
 
 def plan_layout(emb: RunEmbeddings, layout: Layout, options: BuildOptions, *,
-                version: int = FORMAT_VERSION) -> Manifest:
+                version: int | None = None) -> Manifest:
     """The manifest of a package of ``emb`` in ``layout`` (any layout: ``plan`` for a
-    selection's, ``export.pq`` for the pq layout's, which is format ``version`` 3)."""
+    selection's, ``export.pq`` for the pq layout's, which is format ``version`` 3; default:
+    ``FORMAT_VERSION``, or ``COLUMN_VERSION`` for column scales)."""
+    if version is None:
+        version = COLUMN_VERSION if options.scale_mode() == "column" else FORMAT_VERSION
     n_items, dim = emb.item.shape
     users = _user_rows(emb, options)
     seen = len(options.seen or ())
@@ -146,15 +155,21 @@ def assemble(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
     item = np.ascontiguousarray(emb.item, dtype=np.float32)
     tensors = common_tensors(emb, options, manifest)
     dtype = manifest.value_dtype
+    column = quantize.column_scales(item, dtype) if manifest.scales == "column" else None
+    if column is not None:
+        tensors["scales"] = ("F32", column)
     if isinstance(selection, DenseSelection):
         values, per_value = item[:, : selection.width], None
         if manifest.scales == "row":
             scales = quantize.row_scales(item, dtype)
             tensors["scales"] = ("F32", scales)
             per_value = scales[:, None]
+        elif column is not None:
+            per_value = column[None, : selection.width]
     elif isinstance(selection, RaggedSelection):
         widths = selection.widths
-        values = item[np.arange(manifest.dim) < widths[:, None]]
+        shipped = np.arange(manifest.dim) < widths[:, None]
+        values = item[shipped]
         offsets = np.concatenate([[0], np.cumsum(widths)])
         tensors["offsets"] = ("I32" if manifest.layout.n_values <= INT32_MAX else "I64", offsets)
         per_value = None
@@ -162,6 +177,8 @@ def assemble(emb: RunEmbeddings, selection: Selection, options: BuildOptions,
             scales = quantize.row_scales(item, dtype)
             tensors["scales"] = ("F32", scales)
             per_value = np.repeat(scales, widths)
+        elif column is not None:
+            per_value = column[np.nonzero(shipped)[1]]  # row-major, as ``values``
     else:
         values, per_value, extra = _block_tensors(item, selection, manifest)
         tensors.update(extra)
@@ -253,6 +270,8 @@ def _block_tensors(item: np.ndarray, sel: BlockSelection, manifest: Manifest
     row_scale = quantize.row_scales(item, dtype) if manifest.scales == "row" else None
     block_scale = (quantize.block_scales(item, sel.n_blocks, dtype)
                    if manifest.scales == "block" else None)
+    column = (quantize.column_scales(item, dtype).reshape(sel.n_blocks, b)
+              if manifest.scales == "column" else None)
     values, scales = [], []
     for g, shipped in enumerate(sel.groups):
         rows = np.flatnonzero(sel.item_group == g)
@@ -261,7 +280,11 @@ def _block_tensors(item: np.ndarray, sel: BlockSelection, manifest: Manifest
             scales.append(block_scale[rows][:, list(shipped)].reshape(-1))
         elif row_scale is not None:
             scales.append(np.repeat(row_scale[rows], len(shipped) * b))
+        elif column is not None:
+            scales.append(np.tile(column[list(shipped)].reshape(-1), len(rows)))
     flat = np.concatenate(values)
+    if column is not None:  # the tensor itself is added by ``assemble``
+        return flat, np.concatenate(scales), extra
     if block_scale is not None:
         per_block = np.concatenate(scales)
         extra["scales"] = ("F32", per_block)

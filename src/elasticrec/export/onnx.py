@@ -226,6 +226,10 @@ def _values_t(g: _Graph, seg: ScoreSegment, name: str, value_dtype: str) -> str:
         scale = g.const(f"{name}_bscale_t", np.ascontiguousarray(seg.block_scale.T))
         return g.node("DequantizeLinear", [f"{name}_q_t", scale], [f"{name}_values_tf"],
                       axis=0, block_size=seg.block)
+    if seg.col_scale is not None:  # [w] scales, one per stored column (a row of q_t)
+        scale = g.const(f"{name}_cscale", np.asarray(seg.col_scale, np.float32))
+        return g.node("DequantizeLinear", [f"{name}_q_t", scale], [f"{name}_values_tf"],
+                      axis=0)
     scale = g.const(f"{name}_rscale", np.asarray(seg.row_scale, np.float32))
     return g.node("DequantizeLinear", [f"{name}_q_t", scale], [f"{name}_values_tf"], axis=1)
 

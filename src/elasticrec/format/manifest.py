@@ -34,7 +34,10 @@ FORMAT_NAME = "elasticrec-package"
 FORMAT_VERSION = 2  # what the writer writes for the dense, blocks and ragged layouts
 PQ_VERSION = 3  # what it writes for the pq layout, which version 3 adds (and nothing else)
 QR_VERSION = 4  # what it writes for the qr layout, which version 4 adds (and nothing else)
-READ_VERSIONS = (1, 2, 3, 4)
+# what it writes for integer values with one scale per position (``column`` scales), which
+# version 5 adds (and nothing else), in the dense, blocks and ragged layouts
+COLUMN_VERSION = 5
+READ_VERSIONS = (1, 2, 3, 4, 5)
 ITEM_ID_KINDS = ID_KINDS
 PQ_MAX_CENTROIDS = 256  # codes are one uint8 per sub-vector
 PQ_VALUE_DTYPES = ("float32", "float16")  # the codebooks' values
@@ -42,11 +45,11 @@ QR_VALUE_DTYPES = ("float32", "float16")  # the quotient and remainder tables' v
 _KEYS_V1 = ("sha256", "format", "version", "method", "dataset", "dataset_fingerprint", "model",
             "dim", "n_items", "value_dtype", "scales", "layout", "users", "items")
 _KEYS = {1: _KEYS_V1, 2: (*_KEYS_V1, "seen"), 3: (*_KEYS_V1, "seen"),
-         4: (*_KEYS_V1, "seen")}
+         4: (*_KEYS_V1, "seen"), 5: (*_KEYS_V1, "seen")}
 
-__all__ = ["FORMAT_VERSION", "INT32_MAX", "PQ_VERSION", "QR_VERSION", "VALUE_BITS",
-           "VALUE_DTYPES", "BlockLayout", "DenseLayout", "ItemIds", "Manifest", "PQLayout",
-           "QRLayout", "RaggedLayout", "manifest_from_json", "value_itemsize"]
+__all__ = ["COLUMN_VERSION", "FORMAT_VERSION", "INT32_MAX", "PQ_VERSION", "QR_VERSION",
+           "VALUE_BITS", "VALUE_DTYPES", "BlockLayout", "DenseLayout", "ItemIds", "Manifest",
+           "PQLayout", "QRLayout", "RaggedLayout", "manifest_from_json", "value_itemsize"]
 
 
 def value_itemsize(value_dtype: str) -> int:
@@ -162,10 +165,16 @@ class Manifest:
             kind = self.layout.to_json()["kind"]
             check(self.version == own, "version", self.version,
                   f"{own} for the {kind} layout (which format version {own} adds)")
+        elif self.scales == "column":
+            check(self.version == COLUMN_VERSION, "version", self.version,
+                  f"{COLUMN_VERSION} for column scales (which format version "
+                  f"{COLUMN_VERSION} adds)")
         else:
-            check(self.version not in LAYOUT_VERSIONS.values(), "version", self.version,
+            check(self.version not in (*LAYOUT_VERSIONS.values(), COLUMN_VERSION), "version",
+                  self.version,
                   f"1 or {FORMAT_VERSION} for a dense, blocks or ragged layout (versions "
-                  f"{PQ_VERSION} and {QR_VERSION} are for the pq and qr layouts only)")
+                  f"{PQ_VERSION} and {QR_VERSION} are for the pq and qr layouts only, "
+                  f"{COLUMN_VERSION} for column scales)")
         check(_int(self.dim) and self.dim >= 1, "dim", self.dim, "an int >= 1")
         check(_int(self.n_items) and self.n_items >= 0, "n_items", self.n_items, "an int >= 0")
         check(self.value_dtype in VALUE_DTYPES, "value_dtype", self.value_dtype,
@@ -182,7 +191,8 @@ class Manifest:
         if isinstance(self.layout, QRLayout):
             check(self.value_dtype in QR_VALUE_DTYPES, "value_dtype", self.value_dtype,
                   f"one of {QR_VALUE_DTYPES} (the two tables' values) for the qr layout")
-        allowed = ("row", "block") if isinstance(self.layout, BlockLayout) else ("row",)
+        allowed = (("row", "block", "column") if isinstance(self.layout, BlockLayout)
+                   else ("row", "column"))
         if self.value_dtype in QUANTIZED:
             check(self.scales in allowed, "scales", self.scales,
                   f"one of {allowed} for {self.value_dtype}")
@@ -334,6 +344,8 @@ class Manifest:
                                     (n + 1,)))
         if self.scales == "row":
             specs.append(TensorSpec("scales", "F32", (n,)))
+        elif self.scales == "column":
+            specs.append(TensorSpec("scales", "F32", (self.dim,)))
         return tuple(specs)
 
     def n_values(self) -> int:

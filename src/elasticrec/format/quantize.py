@@ -3,9 +3,10 @@ scales.
 
 Integer values are ``q = clip(rint(x / s), -Q, Q)`` with ``s = max|x| / Q`` over the scale's
 unit (``Q`` = 127 for int8, 7 for int4, 1 for int2), and decode to ``q * s``. The unit is the
-item's whole trained row (``row`` scales) or one positional block of it (``block`` scales),
-always over all trained positions, shipped or not: narrowing a row or dropping a block then
-never changes the remaining values or scales, which is what makes shrinking on the device
+item's whole trained row (``row`` scales), one positional block of it (``block`` scales) or
+one position over every item (``column`` scales, format version 5: no bytes per item),
+always over all trained positions and items, shipped or not: narrowing a row or dropping a
+block then never changes the remaining values or scales, which is what makes shrinking on the device
 agree byte for byte with building on the server. int4 / int2 values are then packed
 (``elasticrec.format.values.pack``).
 """
@@ -31,6 +32,12 @@ def block_scales(item: np.ndarray, n_blocks: int, value_dtype: str = "int8") -> 
     n, dim = item.shape
     blocks = np.abs(item).reshape(n, n_blocks, dim // n_blocks)
     return (blocks.max(axis=2, initial=0.0) / np.float32(QMAX[value_dtype])).astype(np.float32)
+
+
+def column_scales(item: np.ndarray, value_dtype: str = "int8") -> np.ndarray:
+    """float32 ``(dim,)`` scales over each position of every item."""
+    return (np.abs(item).max(axis=0, initial=0.0) / np.float32(QMAX[value_dtype])).astype(
+        np.float32)
 
 
 def quantize(x: np.ndarray, scales: np.ndarray, value_dtype: str = "int8") -> np.ndarray:

@@ -55,24 +55,24 @@ def group_basis(state: PeelState, item_group: np.ndarray, cluster: int) -> Basis
 
 
 def group_package(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray, cluster: int,
-                  rows: np.ndarray | None, budget_bytes: int, *, value_dtype: str = "float32",
-                  method: str = "peel", item_ids: str = "auto",
-                  seen: tuple[int, ...] | None = None, basis: str = "trained",
+                  rows: np.ndarray | None, budget_bytes: int, *,
+                  options: BuildOptions | None = None, basis: str = "trained",
                   rotation: Basis | None = None) -> tuple[bytes, BlockSelection, float]:
     """The package bytes, the selection and the seconds the selection (sort + fit) took.
 
-    ``rows`` are the users that ship; ``None``: ``emb`` already holds the group's embeddings
-    (``place_new_user``). ``basis="svd"``: the group's tables in the score-preserving basis
-    of the whole user group (its users' vectors and its gated items), each item group's
-    blocks the leading ones, as many as the weights' order gives it (``rotation``: that
-    basis, computed once by the caller; default: computed here)."""
+    ``options``: how values are stored and items named (default: float32; its ``users``
+    are ignored). ``rows`` are the users that ship; ``None``: ``emb`` already holds the
+    group's embeddings (``place_new_user``). ``basis="svd"``: the group's tables in the
+    score-preserving basis of the whole user group (its users' vectors and its gated
+    items), each item group's blocks the leading ones, as many as the weights' order gives
+    it (``rotation``: that basis, computed once by the caller; default: computed here)."""
     group = emb if rows is None else group_embeddings(emb, state, item_group, cluster, rows)
     if basis == "svd":
         group = rotate(group, rotation or group_basis(state, item_group, cluster))
     elif basis != "trained":
         raise ElasticrecError(f"basis {basis!r} is not one of {BASES}")
     device = one_user(group)  # what the budget bounds
-    options = BuildOptions(value_dtype=value_dtype, method=method, item_ids=item_ids, seen=seen)
+    options = replace(options or BuildOptions(method="peel"), users=None)
     t0 = time.perf_counter()
     selection = select_for_budget(device, state.weights[cluster], item_group, options,
                                   budget_bytes, prefixes=basis == "svd")

@@ -10,8 +10,9 @@ import scipy.sparse as sp
 from elasticrec import runtime
 from elasticrec.embeddings import RunEmbeddings
 from elasticrec.eval.evaluate import EvalResult, evaluate_ranking, score_fn_from_embeddings
-from elasticrec.export.builder import item_ids
+from elasticrec.export.builder import BuildOptions, item_ids
 from elasticrec.format.sizes import device_bytes
+from elasticrec.format.values import QUANTIZED
 from elasticrec.peel.export import gated_items, group_package
 from elasticrec.peel.state import PeelState
 
@@ -60,20 +61,24 @@ def personalised_metrics(state: PeelState, item_group: np.ndarray, known: sp.csr
 def packages_quality(emb: RunEmbeddings, state: PeelState, item_group: np.ndarray,
                      known: sp.csr_matrix, test: sp.csr_matrix, budget_bytes: int,
                      ks: tuple[int, ...] = (20,), *, value_dtype: str = "float32",
-                     basis: str = "trained") -> tuple[dict[str, np.ndarray], dict]:
+                     scales: str = "row", basis: str = "trained"
+                     ) -> tuple[dict[str, np.ndarray], dict]:
     """Every user scored through the runtime by their group's package at ``budget_bytes``
-    (values stored as ``value_dtype``, tables in ``basis``: see ``group_package``):
+    (values stored as ``value_dtype`` with ``scales``, tables in ``basis``: see
+    ``group_package``):
     per-user metric arrays over all user rows (NaN where a user has no test item), and the
     largest single-user package size and re-selection time over the groups."""
     per_user: dict[str, np.ndarray] = {}
     sizes, select_ms = [], []
     item_ids(emb.item_labels)  # read the labels once, so the timings are of the selection
+    options = BuildOptions(value_dtype=value_dtype, method="peel",
+                           scales=scales if value_dtype in QUANTIZED else "auto")
     for c in range(len(state.weights)):
         rows = np.flatnonzero(state.user_cluster == c)
         if not len(rows):
             continue
         data, _, seconds = group_package(emb, state, item_group, c, rows, budget_bytes,
-                                         value_dtype=value_dtype, basis=basis)
+                                         options=options, basis=basis)
         pkg = runtime.load_bytes(data)
         sizes.append(device_bytes(pkg.manifest))
         select_ms.append(seconds * 1000)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def evaluate_run(run: Run, ks: tuple[int, ...], *, budget, package, dtype: str, strategy: str,
                  seed: int, split: str, per_user: bool, basis: str, data_dir,
-                 download: bool) -> dict:
+                 download: bool, scales: str = "row") -> dict:
     """``Run.evaluate``'s record (see its docstring)."""
     from elasticrec.eval.evaluate import evaluate_ranking, score_fn_from_embeddings
     from elasticrec.export.evaluate import evaluate_package
@@ -46,7 +46,7 @@ def evaluate_run(run: Run, ks: tuple[int, ...], *, budget, package, dtype: str, 
         users, info = packages_quality(run.embeddings, run.peel_state,
                                        run.elastic_state.item_group, known, target,
                                        run.budget_bytes(budget), ks, value_dtype=dtype,
-                                       basis=basis)
+                                       scales=scales, basis=basis)
         metrics = {name: float(np.nanmean(v)) for name, v in users.items()}
         return {**record, "budget_bytes": run.budget_bytes(budget), "basis": basis, **metrics,
                 "n_test_users": int(np.isfinite(next(iter(users.values()))).sum()),
@@ -54,7 +54,7 @@ def evaluate_run(run: Run, ks: tuple[int, ...], *, budget, package, dtype: str, 
                 **({"per_user": users} if per_user else {})}
     if package is None:
         package = run.export_bundle(budget, dtype=dtype, strategy=strategy, seed=seed,
-                                    basis=basis)
+                                    basis=basis, scales=scales)
     pkg = (runtime.load_bytes(package) if isinstance(package, bytes)
            else runtime.load(package))
     where = "the package" if isinstance(package, bytes) else str(package)

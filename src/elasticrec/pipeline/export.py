@@ -48,6 +48,7 @@ from elasticrec.export.basis import BASES, Basis, rotate, score_basis
 from elasticrec.export.builder import BuildOptions, build, fit, plan
 from elasticrec.format.manifest import VALUE_DTYPES
 from elasticrec.format.sizes import device_bytes
+from elasticrec.format.values import QUANTIZED
 from elasticrec.peel.cluster import fold_in
 from elasticrec.peel.export import group_basis, group_package, place_new_user
 from elasticrec.peel.state import PeelState
@@ -60,6 +61,9 @@ class Exported:
     data: bytes
     summary: str  # one line: what ships and what it cost to choose
     info: dict  # method-specific details (width, blocks, user group, timings)
+
+
+SCALES = ("row", "column")  # integer values' scales (docs/FORMAT.md section 5)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class ExportRequest:
     popular_share: float = POPULAR_SHARE
     # mixed-dimension runs: each item row's trained width; ships them ragged, as trained
     row_widths: np.ndarray | None = None
+    scales: str = "row"  # integer values: one scale per item "row" or per position "column"
 
     def __post_init__(self) -> None:
         if self.value_dtype not in VALUE_DTYPES:
@@ -89,6 +94,14 @@ class ExportRequest:
             raise ElasticrecError(f"basis {self.basis!r} is not one of {BASES}")
         if self.user_row is not None and self.history_rows is not None:
             raise ElasticrecError("give a user or a history, not both")
+        if self.scales not in SCALES:
+            raise ElasticrecError(f"scales {self.scales!r} is not one of {SCALES}")
+
+    def build_options(self, users: tuple[int, ...] | None, method: str) -> BuildOptions:
+        """How the package stores what it ships (``scales`` only for integer values)."""
+        return BuildOptions(value_dtype=self.value_dtype, users=users, method=method,
+                            item_ids=self.item_ids, seen=self.seen_rows,
+                            scales=self.scales if self.value_dtype in QUANTIZED else "auto")
 
 
 class Bases:
@@ -125,9 +138,7 @@ def export(method: str, emb: RunEmbeddings, request: ExportRequest, *,
         return _peel(emb, elastic, peel, request, bases)
     emb, users = _users(emb, request, bases)
     if method == "rule":
-        options = BuildOptions(value_dtype=request.value_dtype, users=users,
-                               method=f"rule-{request.strategy}", item_ids=request.item_ids,
-                               seen=request.seen_rows)
+        options = request.build_options(users, f"rule-{request.strategy}")
         search = SearchConfig.released() if request.released_search else SearchConfig()
         try:
             selection, info = rule_selection(emb, elastic, request.budget_bytes, options,
@@ -154,9 +165,7 @@ def _popular(emb: RunEmbeddings, users: tuple[int, ...] | None,
     if len(request.popularity) != len(emb.item):
         raise ElasticrecError(f"popularity has {len(request.popularity)} counts for "
                               f"{len(emb.item)} items")
-    options = BuildOptions(value_dtype=request.value_dtype, users=users,
-                           method="dense-popular", item_ids=request.item_ids,
-                           seen=request.seen_rows)
+    options = request.build_options(users, "dense-popular")
     template = popular_selection(request.popularity, emb.item.shape[1], request.popular_share)
     selection = fit(emb, template, options, request.budget_bytes)
     what = (f"{selection.level} positions, the {request.popular_share:.0%} most popular "
@@ -172,10 +181,8 @@ def _full(emb: RunEmbeddings, users: tuple[int, ...] | None, request: ExportRequ
     kind = {DenseSelection: "dense", BlockSelection: "blocks",
             RaggedSelection: "ragged"}[type(selection)]
     # the manifest's method: the dense baseline, or the caller's own layout, truncated
-    options = BuildOptions(value_dtype=request.value_dtype, users=users,
-                           method="dense-truncate" if kind == "dense" else "given-truncate",
-                           item_ids=request.item_ids,
-                           seen=request.seen_rows)
+    options = request.build_options(
+        users, "dense-truncate" if kind == "dense" else "given-truncate")
     full_level = selection.level
     if fit_budget:
         selection = fit(emb, selection, options, request.budget_bytes)
@@ -215,7 +222,7 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str | None, *,
                       user: int | None = None, dtype: str = "float32",
                       item_ids: str = "auto", layout: Selection | None = None,
                       basis: str = "svd", popularity: np.ndarray | None = None,
-                      popular_share: float = POPULAR_SHARE) -> Exported:
+                      popular_share: float = POPULAR_SHARE, scales: str = "row") -> Exported:
     """A device package straight from a pair of tables (no run folder): the longest prefix
     of ``layout`` whose single-user package fits ``budget`` (an int of bytes, or ``"2MB"``,
     ``"512KiB"``, ``"10%"`` of the full float32 item table; ``None``: all of ``layout``).
@@ -235,7 +242,8 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str | None, *,
     training user), ``"trained"`` as they are. ``popularity`` (one count per item, e.g.
     training events; instead of ``layout``): the ``popular_share`` most popular items get
     twice the width of the others (a blocks package of two item groups, one position per
-    block), the longest such prefix that fits.
+    block), the longest such prefix that fits. ``scales``: integer values' scales, one per
+    item ``"row"`` or one per position ``"column"`` (format version 5).
 
     >>> emb = elasticrec.RunEmbeddings(user=u, item=v, dataset="mine",  # doctest: +SKIP
     ...     dataset_fingerprint="-", model="mf", user_labels=users, item_labels=items)
@@ -264,7 +272,7 @@ def export_embeddings(embeddings: RunEmbeddings, budget: int | str | None, *,
     request = ExportRequest(0 if budget_bytes is None else budget_bytes,
                             user_row=None if user is None else int(user), value_dtype=dtype,
                             item_ids=item_ids, basis=basis, popularity=popularity,
-                            popular_share=popular_share)
+                            popular_share=popular_share, scales=scales)
     emb, users = _users(embeddings, request, Bases())
     if popularity is not None:
         return _popular(emb, users, request)
@@ -303,8 +311,7 @@ def _peel(emb: RunEmbeddings, elastic: ElasticState, state: PeelState,
                 else None)
     data, selection, seconds = group_package(emb, state, elastic.item_group, cluster, rows,
                                              request.budget_bytes,
-                                             value_dtype=request.value_dtype,
-                                             item_ids=request.item_ids, seen=request.seen_rows,
+                                             options=request.build_options(None, "peel"),
                                              basis=request.basis, rotation=rotation)
     info = {"user_group": cluster, "blocks": selection.level, "select_seconds": seconds,
             "seconds": time.perf_counter() - t0, "basis": request.basis}

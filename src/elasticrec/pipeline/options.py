@@ -188,4 +188,5 @@ def option_choices() -> dict[str, tuple]:
             "diversity_form": DIVERSITY_FORMS, "subset_sizes": SUBSET_SIZES,
             "estimator": ESTIMATORS, "gate": GATES, "sampling": ("users", "pairs"),
             "combine": ("mean", "concat"), "loss": LOSSES,
-            "dtype": tuple(VALUE_DTYPES), "elastic_training": ELASTIC_TRAININGS}
+            "dtype": tuple(VALUE_DTYPES), "scales": ("row", "column"),
+            "elastic_training": ELASTIC_TRAININGS}

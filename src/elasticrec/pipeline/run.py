@@ -32,7 +32,7 @@ from elasticrec.peel.export import gated_items
 from elasticrec.peel.state import PeelState, load_peel
 from elasticrec.pipeline import rundir
 from elasticrec.pipeline.export import Bases, Exported, ExportRequest, export
-from elasticrec.pipeline.precision import AUTO, METRIC, choose_dtype
+from elasticrec.pipeline.precision import AUTO, METRIC, choose_dtype, split_candidate
 from elasticrec.tensorfile import read_json_lines
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class Run:
     def evaluate(self, k: Sequence[int] = (20,), *, budget: Budget | None = None,
                  package: bytes | str | os.PathLike | None = None, dtype: str = "float32",
                  strategy: str = "search", seed: int = 0, split: str = "test",
-                 per_user: bool = False, basis: str = "svd",
+                 per_user: bool = False, basis: str = "svd", scales: str = "row",
                  data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
         """Full-ranking metrics on the test split (training and validation items excluded),
         or with ``split="valid"`` on the validation split (training items excluded).
@@ -155,19 +155,21 @@ class Run:
         Without ``budget`` or ``package``: the server model. With ``budget``: what ships at
         that budget, scored through the NumPy device runtime (PEEL: every user with their
         group's package; otherwise the every-user bundle, chosen by ``strategy`` and ``seed``
-        for RULE runs, values in ``dtype`` (``auto``: the type ``choose_dtype`` picks on the
-        validation split), tables in ``basis`` as ``export`` ships them).
+        for RULE runs, values in ``dtype`` with ``scales`` (``auto``: the type and scales
+        ``choose_dtype`` picks on the validation split), tables in ``basis`` as ``export``
+        ships them).
         With ``package``: that bundle, exported from this
         run (bytes or a file). ``per_user=True`` adds ``"per_user"``: each metric as a float64
         array over every user row (NaN where a user has no event in the split)."""
         from elasticrec.pipeline.evaluation import evaluate_run
 
         if dtype == AUTO and budget is not None and package is None:
-            dtype = self.choose_dtype(budget, strategy=strategy, seed=seed, basis=basis,
-                                      data_dir=data_dir, download=download)[0]
+            dtype, scales = split_candidate(self.choose_dtype(
+                budget, strategy=strategy, seed=seed, basis=basis, data_dir=data_dir,
+                download=download)[0])
         return evaluate_run(self, _ks(k), budget=budget, package=package, dtype=dtype,
                             strategy=strategy, seed=seed, split=split, per_user=per_user,
-                            basis=basis, data_dir=data_dir, download=download)
+                            basis=basis, scales=scales, data_dir=data_dir, download=download)
 
     # --- serving on the server -------------------------------------------------------------
     def recommend(self, users, k: int = 20, *, exclude_seen: bool = True,
@@ -208,6 +210,7 @@ class Run:
                         dtype: str | None = None, strategy: str = "search", seed: int = 0,
                         released_search: bool = False, bundle: bool = False,
                         item_ids: str = "auto", seen: bool = False, basis: str = "svd",
+                        scales: str = "row",
                         data_dir: str | os.PathLike | None = None) -> Exported:
         """``export``'s package with a summary of what ships and how it was chosen."""
         if (user is None and history is None) != bundle:
@@ -229,7 +232,7 @@ class Run:
         if dtype == AUTO:
             chosen = self.choose_dtype(budget, strategy=strategy, seed=seed, basis=basis,
                                        data_dir=data_dir)
-            dtype = chosen[0]
+            dtype, scales = split_candidate(chosen[0])
         widths = self.item_widths
         if widths is not None:  # a rotation would spread every row over every position
             basis = "trained"
@@ -237,24 +240,26 @@ class Run:
             self.budget_bytes(budget), user_row=user_row, history_rows=history_rows,
             value_dtype=dtype or "float32", strategy=strategy, seed=seed,
             released_search=released_search, item_ids=item_ids, seen_rows=seen_rows,
-            basis=basis, row_widths=widths)
+            basis=basis, row_widths=widths, scales=scales)
         got = export(self.method, self.embeddings, request, elastic=self.elastic_state,
                      peel=self.peel_state, bases=self._bases)
         if chosen is None:
             return got
         scores = ", ".join(f"{d} {v:.4f}" for d, v in chosen[1].items())
-        return replace(got, summary=f"{got.summary}; {dtype} chosen on validation {METRIC} "
-                                    f"({scores})",
-                       info={**got.info, "value_dtype": dtype, "dtype_scores": chosen[1]})
+        return replace(got, summary=f"{got.summary}; {chosen[0]} chosen on validation "
+                                    f"{METRIC} ({scores})",
+                       info={**got.info, "value_dtype": dtype, "scales": scales,
+                             "dtype_scores": chosen[1]})
 
     def choose_dtype(self, budget: Budget, *, strategy: str = "search", seed: int = 0,
                      basis: str = "svd", data_dir: str | os.PathLike | None = None,
                      download: bool = True) -> tuple[str, dict]:
         """The item value type ``dtype="auto"`` ships at ``budget``: of float32, float16,
-        int8 and int4, the one whose package (as ``export`` builds it with ``strategy``,
-        ``seed`` and ``basis``) scores the highest validation Recall@20 through the device
-        runtime; with every candidate's score (``pipeline/precision.py``). Needs the run's
-        validation split; computed once per budget and setting."""
+        int8 and int4 (integers with row or column scales: ``"int4-column"``), the one whose
+        package (as ``export`` builds it with ``strategy``, ``seed`` and ``basis``) scores
+        the highest validation Recall@20 through the device runtime; with every candidate's
+        score (``pipeline/precision.py``). Needs the run's validation split; computed once
+        per budget and setting."""
         budget_bytes = self.budget_bytes(budget)
         key = (budget_bytes, strategy, seed, basis)
         if key not in self._dtypes:
@@ -263,10 +268,12 @@ class Run:
                                       "the validation split and this run has none (train "
                                       "with valid_ratio > 0, or give a dtype)")
 
-            def score(dtype: str) -> float:
-                return self.evaluate(budget=budget_bytes, dtype=dtype, strategy=strategy,
-                                     seed=seed, split="valid", basis=basis,
-                                     data_dir=data_dir, download=download)[METRIC]
+            def score(name: str) -> float:
+                dtype, scales = split_candidate(name)
+                return self.evaluate(budget=budget_bytes, dtype=dtype, scales=scales,
+                                     strategy=strategy, seed=seed, split="valid",
+                                     basis=basis, data_dir=data_dir,
+                                     download=download)[METRIC]
 
             self._dtypes[key] = choose_dtype(score, budget_bytes)
         return self._dtypes[key]
@@ -274,13 +281,14 @@ class Run:
     def export(self, budget: Budget, *, user=None, history: Sequence | None = None,
                dtype: str | None = None, strategy: str = "search", seed: int = 0,
                released_search: bool = False, item_ids: str = "auto",
-               seen: bool = False, basis: str = "svd") -> bytes:
+               seen: bool = False, basis: str = "svd", scales: str = "row") -> bytes:
         """The device package of ``user`` (their id in the source data) or of a new user
         with the item ids ``history``, within ``budget`` bytes of the whole file (an int, or
         ``"2MB"``, ``"512KiB"``, ``"10%"`` of the full float32 item table). ``dtype``: item
         value type (``float32`` default, ``float16``, ``int8``, ``int4``, ``int2``; ``auto``:
-        the one of the first four that scores best on the validation split at this budget,
-        ``choose_dtype``). RULE
+        the candidate that scores best on the validation split at this budget,
+        ``choose_dtype``). ``scales``: an integer type's scales, one per item ``"row"``
+        (4 bytes an item) or one per position ``"column"`` (format version 5). RULE
         runs choose blocks by ``strategy`` (``search``, ``greedy`` or ``random``;
         ``released_search`` for the released search setting). ``item_ids="catalogue"``
         names the items by the device's catalogue instead of shipping their ids;
@@ -293,27 +301,29 @@ class Run:
         return self.export_detailed(budget, user=user, history=history, dtype=dtype,
                                     strategy=strategy, seed=seed,
                                     released_search=released_search, item_ids=item_ids,
-                                    seen=seen, basis=basis).data
+                                    seen=seen, basis=basis, scales=scales).data
 
     def export_bundle(self, budget: Budget, *, dtype: str | None = None,
                       strategy: str = "search", seed: int = 0,
-                      released_search: bool = False, basis: str = "svd") -> bytes:
+                      released_search: bool = False, basis: str = "svd",
+                      scales: str = "row") -> bytes:
         """The every-user evaluation bundle (not for PEEL runs, whose packages are per user
         group): the selection for ``budget`` with every user's vector. It is larger than the
         budget, which bounds each single-user package cut from it (``export_detailed(...,
         bundle=True)`` gives that bound as ``info["device_bytes"]``)."""
         return self.export_detailed(budget, dtype=dtype, strategy=strategy, seed=seed,
                                     released_search=released_search, bundle=True,
-                                    basis=basis).data
+                                    basis=basis, scales=scales).data
 
     def export_all(self, budget: Budget, users: Sequence | None = None, *,
                    out_dir: str | os.PathLike, dtype: str | None = None,
-                   basis: str = "svd") -> list[Path]:
+                   basis: str = "svd", scales: str = "row") -> list[Path]:
         """One package per user (default: every user) as ``out_dir/user<ID>.erpkg``, each
         within ``budget`` and in ``basis`` (see ``export``); all are built before any is
         written."""
         users = list(self.user_ids if users is None else users)
-        packages = [(user, self.export(budget, user=user, dtype=dtype, basis=basis))
+        packages = [(user, self.export(budget, user=user, dtype=dtype, basis=basis,
+                                       scales=scales))
                     for user in users]
         out = Path(out_dir)
         paths = []

@@ -10,13 +10,14 @@ layout one ``PQSegment`` (``runtime/pq.py``: scored from its codes through looku
 the qr layout one ``QRSegment`` (``runtime/qr.py``: scored from its two tables).
 
 The score of an item is ``factor * sum_j u[cols[j]] * v[j]`` with ``v`` the decoded values
-(float16 widened exactly; integers times their row or block scale). Items in no segment, or in a
+(float16 widened exactly; integers times their row, block or column scale: a column scale
+multiplies the user's position instead, once per segment). Items in no segment, or in a
 segment of width 0, score 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,10 +40,13 @@ class ScoreSegment:
     block_scale: np.ndarray | None = None  # (n_rows, width // block) block scales
     block: int = 0  # block width when block_scale is given
     factor: float = 1.0
+    col_scale: np.ndarray | None = None  # (width,) one scale per stored column
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         """``(B, n_rows)`` float32 scores of this segment's items for ``users`` ``(B, D)``."""
         u = users[:, self.cols]
+        if self.col_scale is not None:  # sum_j u_j (q_ij s_j) = sum_j (u_j s_j) q_ij
+            u = (u * self.col_scale).astype(np.float32)
         n, width = self.values.shape
         if width == 0:
             return np.zeros((len(users), n), dtype=np.float32)
@@ -85,6 +89,8 @@ class ScoreSegment:
     def decoded(self, at: np.ndarray) -> np.ndarray:
         """float32 ``(len(at), width)`` decoded values of local rows ``at``, factor applied."""
         v = self.values[at].astype(np.float32)
+        if self.col_scale is not None:
+            v *= self.col_scale
         if self.block_scale is not None:
             v = (v.reshape(len(at), -1, self.block) * self.block_scale[at][:, :, None]).reshape(
                 len(at), -1)
@@ -107,10 +113,15 @@ def build_segments(manifest: Manifest, tensors: dict[str, np.ndarray]
     if isinstance(layout, DenseLayout):
         if packed:
             values = PackedRows.from_flat(values, 0, manifest.n_items, layout.width, packed)
-        return [ScoreSegment(None, np.arange(layout.width), values, row_scale)]
-    if isinstance(layout, BlockLayout):
-        return _block_segments(manifest, layout, tensors["item_group"], values, scales, packed)
-    return _ragged_segments(tensors["offsets"], values, row_scale, packed)
+        segments = [ScoreSegment(None, np.arange(layout.width), values, row_scale)]
+    elif isinstance(layout, BlockLayout):
+        segments = _block_segments(manifest, layout, tensors["item_group"], values, scales,
+                                   packed)
+    else:
+        segments = _ragged_segments(tensors["offsets"], values, row_scale, packed)
+    if manifest.scales == "column":
+        segments = [replace(s, col_scale=scales[s.cols]) for s in segments]
+    return segments
 
 
 def item_groups(item_group: np.ndarray, group_sizes: tuple[int, ...]) -> list[np.ndarray]:
