@@ -87,7 +87,29 @@ def test_report_has_a_table_and_a_plot(bench):
     out, _ = bench
     text = (out / "toy.md").read_text()
     assert "## toy, mf" in text and "| method | budget |" in text and "most-popular" in text
+    assert "| budget | best_training_free |" in text
     assert (out / "toy-toy-mf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_frontier_compares_rule_and_peel_with_the_best_training_free_baseline():
+    from elasticrec.bench.report import best_full, frontier
+
+    def rec(method, budget, recall, model="mf"):
+        return {"kind": "package", "dataset": "d", "model": model, "method": method,
+                "budget": budget, "recall@20": recall}
+
+    records = [rec("full-model", "full", 0.2), rec("full-model", "full", 0.25, "lightgcn"),
+               rec("dense-svd-int4", "5%", 0.1), rec("pq", "5%", 0.12),
+               rec("uniform-retrained", "5%", 0.3),  # retrained: not training-free
+               rec("rule", "5%", 0.15), rec("peel", "5%", 0.11),
+               {**rec("rule", "10%", None), "infeasible": "x"}, rec("pq", "10%", 0.2)]
+    best = best_full(records, "d")
+    assert best == 0.25  # the strongest full model of the dataset, any base model
+    rows = frontier(records, ("5%", "10%"), best)
+    assert rows[0] == {"budget": "5%", "best_training_free": "pq", "its_recall@20": 0.12,
+                       "rule": 0.15, "peel": 0.11, "rule_of_best_full": 0.6,
+                       "peel_of_best_full": 0.44, "methods_at_or_above": "rule"}
+    assert rows[1]["rule"] is None and rows[1]["methods_at_or_above"] == "none"
 
 
 def test_resume_skips_finished_units_and_a_second_run_is_refused(bench, monkeypatch):

@@ -243,3 +243,5 @@ BASELINES: dict[str, Entry] = {
     "qr-retrained": qr_retrained,
     "mixed-dim-retrained": mixed_dim_retrained,
 }
+# what a practitioner gets from the full model without training again (issue 13's bar)
+TRAINING_FREE = frozenset(name for name in BASELINES if not name.endswith("-retrained"))

@@ -10,18 +10,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import elasticrec
+from elasticrec.bench.baselines import TRAINING_FREE
 from elasticrec.bench.references import references_for
 
 if TYPE_CHECKING:
     from elasticrec.bench.suites import BenchSuite
 
 COLUMNS = ["method", "budget", "budget_bytes", "package_bytes", "device_bytes", "recall@20",
-           "ndcg@20", "train_seconds", "export_seconds", "new_budget_seconds", "width",
-           "blocks", "dtype", "note"]
+           "ndcg@20", "of_best_full", "train_seconds", "export_seconds", "new_budget_seconds",
+           "width", "blocks", "dtype", "note"]
 TRAIN_COLUMNS = ["method", "dim", "epochs", "train_seconds", "recall@20", "ndcg@20"]
 STREAM_COLUMNS = ["dataset", "model", "method", "budget", "recall@20", "ndcg@20", "segments",
                   "max_bytes_over_budget", "train_seconds"]
 REFERENCE_COLUMNS = ["source", "memory", "recall@20", "ndcg@20", "protocol"]
+FRONTIER_COLUMNS = ["budget", "best_training_free", "its_recall@20", "rule", "peel",
+                    "rule_of_best_full", "peel_of_best_full", "methods_at_or_above"]
 
 
 def write_report(records: Sequence[dict], suite: BenchSuite, out: Path) -> None:
@@ -37,10 +40,16 @@ def write_report(records: Sequence[dict], suite: BenchSuite, out: Path) -> None:
     pairs = sorted({(r["dataset"], r["model"]) for r in records if r["kind"] == "package"})
     for dataset, model in pairs:
         mine = [r for r in records if (r["dataset"], r["model"]) == (dataset, model)]
+        best = best_full(records, dataset)
         rows = _ordered([r for r in mine if r["kind"] == "package"], suite.budgets)
         image = plot(rows, out / f"{suite.name}-{dataset}-{model}.png", f"{dataset}, {model}")
         parts += [f"## {dataset}, {model}", "",
-                  table([{**r, "note": _note(r)} for r in rows], COLUMNS), ""]
+                  f"RULE and PEEL against the best training-free baseline at each budget; "
+                  f"`*_of_best_full`: Recall@20 as a share of the strongest full model of "
+                  f"{dataset} in this suite ({_cell(best)}).", "",
+                  table(frontier(rows, suite.budgets, best), FRONTIER_COLUMNS), "",
+                  table([{**r, "note": _note(r), "of_best_full": _share(r, best)}
+                         for r in rows], COLUMNS), ""]
         if image:
             parts += [f"![{dataset} {model}]({image.name})", ""]
         parts += ["Training (one-off):", "",
@@ -53,6 +62,39 @@ def write_report(records: Sequence[dict], suite: BenchSuite, out: Path) -> None:
         parts += ["## Streams under a fixed budget (SCALL's setting)", "",
                   table(streams, STREAM_COLUMNS), ""]
     elasticrec.write_text(out / f"{suite.name}.md", "\n".join(parts))
+
+
+def best_full(records: Sequence[dict], dataset: str) -> float | None:
+    """The highest Recall@20 of a full-model row of ``dataset``, any base model."""
+    return max((r["recall@20"] for r in records if r["kind"] == "package"
+                and r["dataset"] == dataset and r["method"] == "full-model"
+                and r.get("recall@20") is not None), default=None)
+
+
+def frontier(rows: Sequence[dict], budgets: Sequence[str], best: float | None) -> list[dict]:
+    """Per budget: the best training-free baseline (retrained widths and tables aside) and
+    RULE's and PEEL's Recall@20, with their shares of ``best``."""
+    out = []
+    for budget in budgets:
+        at = {r["method"]: r["recall@20"] for r in rows
+              if r["budget"] == budget and r.get("recall@20") is not None}
+        free = {m: v for m, v in at.items() if m in TRAINING_FREE}
+        if not at:
+            continue
+        top = max(free, key=free.get, default=None)
+        row = {"budget": budget, "best_training_free": top,
+               "its_recall@20": free.get(top), "rule": at.get("rule"), "peel": at.get("peel")}
+        for method in ("rule", "peel"):
+            row[f"{method}_of_best_full"] = _share({"recall@20": at.get(method)}, best)
+        above = [m for m in ("rule", "peel") if m in at and (top is None or at[m] >= free[top])]
+        row["methods_at_or_above"] = ", ".join(above) or "none"
+        out.append(row)
+    return out
+
+
+def _share(r: dict, best: float | None) -> float | None:
+    value = r.get("recall@20")
+    return None if value is None or not best else value / best
 
 
 def _note(r: dict) -> str:
