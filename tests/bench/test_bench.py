@@ -107,8 +107,9 @@ def test_the_frontier_compares_rule_and_peel_with_the_best_training_free_baselin
     assert best == 0.25  # the strongest full model of the dataset, any base model
     rows = frontier(records, ("5%", "10%"), best)
     assert rows[0] == {"budget": "5%", "best_training_free": "pq", "its_recall@20": 0.12,
-                       "rule": 0.15, "peel": 0.11, "rule_of_best_full": 0.6,
-                       "peel_of_best_full": 0.44, "methods_at_or_above": "rule"}
+                       "rule": 0.15, "peel": 0.11, "rule-plain": None,
+                       "rule_of_best_full": 0.6, "peel_of_best_full": 0.44,
+                       "rule-plain_of_best_full": None, "methods_at_or_above": "rule"}
     assert rows[1]["rule"] is None and rows[1]["methods_at_or_above"] == "none"
 
 

@@ -38,7 +38,7 @@ class Context(Protocol):
 
     seeds: tuple[int, ...]
 
-    def run(self, kind: str) -> elasticrec.Run: ...  # "full", "rule" or "peel"
+    def run(self, kind: str) -> elasticrec.Run: ...  # "full", "rule", "rule-plain", "peel"
 
     def uniform(self, width: int) -> elasticrec.Run: ...  # a full run retrained at width
 
@@ -66,6 +66,13 @@ def rule(ctx: Context, budget: int) -> Shipped:
     the score-preserving basis (``Run.export``'s default), values in the type that scores
     best on validation (``dtype="auto"``; its choice is part of the export time)."""
     return _elastic(ctx, "rule", budget)
+
+
+def rule_plain(ctx: Context, budget: int) -> Shipped:
+    """RULE whose run trained with the base model's own loss (``elastic_training="plain"``):
+    the estimator and search cut each item group's leading blocks of the rotated plain model,
+    a learned generalisation of giving popular items more width."""
+    return _elastic(ctx, "rule-plain", budget)
 
 
 def peel(ctx: Context, budget: int) -> Shipped:
@@ -224,7 +231,7 @@ def mixed_dim_retrained(ctx: Context, budget: int) -> Shipped:
                    retrain_seconds=run.result["seconds"], info={"widths": list(widths)})
 
 
-METHODS: dict[str, Entry] = {"rule": rule, "peel": peel}
+METHODS: dict[str, Entry] = {"rule": rule, "peel": peel, "rule-plain": rule_plain}
 BASELINES: dict[str, Entry] = {
     "dense-float32": dense("float32"),
     "dense-int8": dense("int8"),

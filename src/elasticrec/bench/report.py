@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import elasticrec
-from elasticrec.bench.baselines import TRAINING_FREE
+from elasticrec.bench.baselines import METHODS, TRAINING_FREE
 from elasticrec.bench.references import references_for
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ TRAIN_COLUMNS = ["method", "dim", "epochs", "train_seconds", "recall@20", "ndcg@
 STREAM_COLUMNS = ["dataset", "model", "method", "budget", "recall@20", "ndcg@20", "segments",
                   "max_bytes_over_budget", "train_seconds"]
 REFERENCE_COLUMNS = ["source", "memory", "recall@20", "ndcg@20", "protocol"]
-FRONTIER_COLUMNS = ["budget", "best_training_free", "its_recall@20", "rule", "peel",
-                    "rule_of_best_full", "peel_of_best_full", "methods_at_or_above"]
+FRONTIER_COLUMNS = ["budget", "best_training_free", "its_recall@20", *METHODS,
+                    *(f"{m}_of_best_full" for m in METHODS), "methods_at_or_above"]
 
 
 def write_report(records: Sequence[dict], suite: BenchSuite, out: Path) -> None:
@@ -44,7 +44,7 @@ def write_report(records: Sequence[dict], suite: BenchSuite, out: Path) -> None:
         rows = _ordered([r for r in mine if r["kind"] == "package"], suite.budgets)
         image = plot(rows, out / f"{suite.name}-{dataset}-{model}.png", f"{dataset}, {model}")
         parts += [f"## {dataset}, {model}", "",
-                  f"RULE and PEEL against the best training-free baseline at each budget; "
+                  f"The methods against the best training-free baseline at each budget; "
                   f"`*_of_best_full`: Recall@20 as a share of the strongest full model of "
                   f"{dataset} in this suite ({_cell(best)}).", "",
                   table(frontier(rows, suite.budgets, best), FRONTIER_COLUMNS), "",
@@ -73,7 +73,8 @@ def best_full(records: Sequence[dict], dataset: str) -> float | None:
 
 def frontier(rows: Sequence[dict], budgets: Sequence[str], best: float | None) -> list[dict]:
     """Per budget: the best training-free baseline (retrained widths and tables aside) and
-    RULE's and PEEL's Recall@20, with their shares of ``best``."""
+    each method's Recall@20 (``METHODS``: RULE, PEEL, RULE on the plain model), with their
+    shares of ``best``."""
     out = []
     for budget in budgets:
         at = {r["method"]: r["recall@20"] for r in rows
@@ -82,11 +83,11 @@ def frontier(rows: Sequence[dict], budgets: Sequence[str], best: float | None) -
         if not at:
             continue
         top = max(free, key=free.get, default=None)
-        row = {"budget": budget, "best_training_free": top,
-               "its_recall@20": free.get(top), "rule": at.get("rule"), "peel": at.get("peel")}
-        for method in ("rule", "peel"):
+        row = {"budget": budget, "best_training_free": top, "its_recall@20": free.get(top),
+               **{m: at.get(m) for m in METHODS}}
+        for method in METHODS:
             row[f"{method}_of_best_full"] = _share({"recall@20": at.get(method)}, best)
-        above = [m for m in ("rule", "peel") if m in at and (top is None or at[m] >= free[top])]
+        above = [m for m in METHODS if m in at and (top is None or at[m] >= free[top])]
         row["methods_at_or_above"] = ", ".join(above) or "none"
         out.append(row)
     return out

@@ -151,7 +151,7 @@ class Models:
     def units(self) -> list[Unit]:
         label, model = self.data.label, self.model
         out = [Unit(("train", label, model, kind, "-"), lambda k=kind: self._train_unit(k))
-               for kind in ("full", "rule", "peel")]
+               for kind in ("full", *METHODS)]  # each method's run: "rule", "peel"...
         out.append(Unit(("package", label, model, "full-model", "full"), self._full_model))
         names = list(METHODS) + [b for b in BASELINES
                                  if self.suite.baselines is None or b in self.suite.baselines]
@@ -192,7 +192,9 @@ class Models:
         self.log(f"{'resuming' if resume else 'training'} {self.data.label} {self.model} {kind}")
         if kind == "peel":
             run = self.run("rule").personalise(out=folder, log=self._quiet, **self.data.peel)
-        elif kind == "rule":
+        elif kind in ("rule", "rule-plain"):  # plain: the base model's own loss
+            if kind == "rule-plain":
+                recipe["elastic_training"] = "plain"
             run = elasticrec.fit(self.data.data, method="rule", **fit, **recipe,
                                  **self.data.rule)
         elif kind.startswith("uniform-"):
