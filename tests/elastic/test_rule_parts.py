@@ -18,11 +18,12 @@ from elasticrec.elastic.estimator import (
     within_budget_spearman,
 )
 from elasticrec.elastic.labels import config_quality, restricted_items, sample_configs
-from elasticrec.elastic.search import Infeasible, SearchConfig
+from elasticrec.elastic.search import BlockCosts, Infeasible, SearchConfig
 from elasticrec.elastic.select import (
     as_prefixes,
     block_costs,
     choose,
+    fill_prefixes,
     joint_rule_selection,
     rule_selection,
     to_selection,
@@ -193,9 +194,9 @@ def test_prefix_form_keeps_the_counts_and_ships_each_groups_leading_blocks():
     np.testing.assert_array_equal(prefixes, np.arange(8) < counts[..., None])
 
 
-def test_rule_selection_in_prefix_form_ships_the_same_counts_as_leading_blocks():
-    """With prefixes, every group ships blocks 0..k-1 for the count the search chose, at the
-    same cost."""
+def test_rule_selection_in_prefix_form_ships_leading_blocks_and_fills_the_budget():
+    """With prefixes, every group ships blocks 0..k-1, at least the count the search chose,
+    and the budget left is filled until no group's next block fits."""
     rng = np.random.default_rng(9)
     emb = toy_embeddings(rng)
     cfg = ElasticConfig(n_blocks=4, n_groups=3, label_configs=20)
@@ -206,10 +207,30 @@ def test_rule_selection_in_prefix_form_ships_the_same_counts_as_leading_blocks()
     options = BuildOptions(users=(0,))
     plain, info = rule_selection(emb, state, 6000, options)
     prefix, info_p = rule_selection(emb, state, 6000, options, prefixes=True)
-    assert [len(b) for b in plain.groups] == [len(b) for b in prefix.groups]
+    assert all(len(p) >= len(b) for b, p in zip(plain.groups, prefix.groups, strict=True))
     assert all(list(b) == list(range(len(b))) for b in prefix.groups)
-    assert info_p["cost_bytes"] == info["cost_bytes"]
+    assert info["cost_bytes"] <= info_p["cost_bytes"] <= 6000
     assert len(build(emb, prefix, options, budget_bytes=6000)) <= 6000
+    costs = block_costs(emb, groups, 3, 4, rescale=cfg.rescale, options=options)
+    spare = 6000 - info_p["cost_bytes"]
+    assert all(len(b) == 4 or costs.block_bytes[g] > spare
+               for g, b in enumerate(prefix.groups))
+
+
+def test_filling_adds_leading_blocks_best_gain_first_even_where_the_estimate_falls():
+    costs = BlockCosts(block_bytes=np.array([10, 20, 10]), fixed_bytes=100)
+    start = np.zeros((3, 4), bool)
+    start[:, 0] = True  # 140 bytes
+
+    def estimate(c):  # group 2's blocks look harmful, group 0's best
+        counts = np.asarray(c).sum(axis=-1)
+        return counts[..., 0] * 2.0 + counts[..., 1] * 1.0 - counts[..., 2] * 0.5
+
+    filled = fill_prefixes(start, estimate, costs, 190)  # 50 bytes to spend
+    assert filled.sum(axis=1).tolist() == [4, 2, 1]  # group 0 to full width, then group 1
+    np.testing.assert_array_equal(filled, as_prefixes(filled))
+    everything = fill_prefixes(start, estimate, costs, 10**6)
+    assert everything.all()  # a budget that holds every block ships every block
 
 
 def test_precision_is_a_feature_the_estimator_learns_and_the_joint_selection_uses():

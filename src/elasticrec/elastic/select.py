@@ -143,7 +143,8 @@ def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
     """The blocks a RULE run ships within ``budget_bytes`` (no gradient step, no evaluation).
 
     ``prefixes``: each group ships its leading blocks, as many as the configuration found
-    gives it (tables in the score-preserving basis; same cost, same additive estimate).
+    gives it (tables in the score-preserving basis; same cost, same additive estimate), and
+    budget the configuration leaves is filled with further leading blocks (``fill_prefixes``).
     ``Infeasible`` when one block per item group does not fit.
     """
     cfg = state.config
@@ -157,8 +158,31 @@ def rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
     config, info = choose(strategy, estimate, cfg.n_groups, cfg.n_blocks, costs, budget_bytes,
                           np.random.default_rng(seed), search)
     if prefixes:
-        config = as_prefixes(config)
+        config = fill_prefixes(as_prefixes(config), estimate, costs, budget_bytes)
+        info = {**info, "blocks": int(config.sum()), "cost_bytes": int(costs.of(config))}
     return to_selection(config, state.item_group, rescale=cfg.rescale), info
+
+
+def fill_prefixes(config: np.ndarray, estimate: Estimate, costs: BlockCosts,
+                  budget_bytes: int) -> np.ndarray:
+    """``config`` (prefix form) with every group's next leading block added, best estimated
+    gain per byte first, while one still fits. In the score-preserving basis the leading
+    positions of the full tables approach the full model's scores (all of them are exact),
+    so budget a learned estimator leaves unused (it is not monotone in blocks) is budget
+    the package loses; a group at full width takes no more."""
+    config = np.asarray(config, dtype=bool).copy()
+    n_blocks = config.shape[1]
+    while True:
+        counts = config.sum(axis=1)
+        spare = budget_bytes - int(costs.of(config))
+        open_groups = np.flatnonzero((counts < n_blocks) & (costs.block_bytes <= spare))
+        if not len(open_groups):
+            return config
+        trials = np.repeat(config[None], len(open_groups), axis=0)
+        trials[np.arange(len(open_groups)), open_groups, counts[open_groups]] = True
+        gain = (estimate(trials) - float(estimate(config[None])[0])
+                ) / costs.block_bytes[open_groups]
+        config = trials[int(np.argmax(gain))]
 
 
 def joint_rule_selection(emb: RunEmbeddings, state: ElasticState, budget_bytes: int,
