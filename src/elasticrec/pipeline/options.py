@@ -182,11 +182,12 @@ def option_choices() -> dict[str, tuple]:
     from elasticrec.format.values import VALUE_DTYPES
     from elasticrec.models.config import MODELS
     from elasticrec.peel.config import GATES
+    from elasticrec.pipeline.export import SCALES
     from elasticrec.train.config import LOSSES
 
     return {"model": MODELS, "method": METHODS, "split": SPLITS, "grouping": GROUPINGS,
             "diversity_form": DIVERSITY_FORMS, "subset_sizes": SUBSET_SIZES,
             "estimator": ESTIMATORS, "gate": GATES, "sampling": ("users", "pairs"),
             "combine": ("mean", "concat"), "loss": LOSSES,
-            "dtype": tuple(VALUE_DTYPES), "scales": ("row", "column"),
+            "dtype": tuple(VALUE_DTYPES), "scales": SCALES,
             "elastic_training": ELASTIC_TRAININGS}
