@@ -69,7 +69,8 @@ def test_durations_and_the_grid():
     assert sorted(grid) == [("bpr", a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
     both = SearchConfig().grid()  # the losses in turn, each from its grid's centre
     assert [t[0] for t in both[:4]] == ["ccl", "bpr", "ccl", "bpr"]
-    assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 3e-3, 1e-2)
+    assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 1e-2, 1e-2)
+    assert {t[1] for t in both if t[0] == "bpr"} == {3e-3, 1e-2, 3e-2}  # BPR's own rates
     assert len(both) == 18 and len(set(both)) == 18
 
 
