@@ -64,13 +64,14 @@ def test_durations_and_the_grid():
     assert parse_duration("1.5h") == 5400 and parse_duration(30) == 30
     with pytest.raises(ValueError, match="search_budget='ten'"):
         parse_duration("ten")
-    grid = SearchConfig(losses=("bpr",), lrs=(1, 2, 3), l2s=(4, 5, 6)).grid()
-    assert grid[0] == ("bpr", 2, 5)
-    assert sorted(grid) == [("bpr", a, b) for a in (1, 2, 3) for b in (4, 5, 6)]
-    both = SearchConfig().grid()  # the losses in turn, each from its grid's centre
+    grid = SearchConfig(losses=("bpr",), lrs=(1e-3, 1e-2, 1e-1), l2s=(0, 1e-2, 1)).grid()
+    assert grid[0] == ("bpr", 1e-2, 1e-2)  # the pair nearest BPR's CUT_FIRST, then its ring
+    assert set(grid[1:5]) == {("bpr", 1e-3, 1e-2), ("bpr", 1e-1, 1e-2), ("bpr", 1e-2, 0),
+                              ("bpr", 1e-2, 1)}
+    assert sorted(grid) == [("bpr", a, b) for a in (1e-3, 1e-2, 1e-1) for b in (0, 1e-2, 1)]
+    both = SearchConfig().grid()  # the losses in turn, each from its CUT_FIRST
     assert [t[0] for t in both[:4]] == ["ccl", "bpr", "ccl", "bpr"]
     assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 1e-2, 1e-2)
-    assert {t[1] for t in both if t[0] == "bpr"} == {3e-3, 1e-2, 3e-2}  # BPR's own rates
     assert len(both) == 18 and len(set(both)) == 18
 
 

@@ -28,7 +28,7 @@ from elasticrec.errors import ElasticrecError
 from elasticrec.models.config import ModelConfig
 from elasticrec.peel.config import PeelConfig
 from elasticrec.train.config import TrainConfig
-from elasticrec.train.halving import LOSS_GRID, SearchConfig, parse_duration
+from elasticrec.train.halving import LOSS_GRID, LR_GRID, SearchConfig, parse_duration
 
 METHODS = ("full", "rule", "peel")
 _DATA = {f.name for f in fields(DataConfig)} - {"dataset", "seed"}
@@ -126,7 +126,7 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
                 **({"budget_seconds": seconds} if seconds else {}),
                 losses=(options["loss"],) if "loss" in options
                 else ("bpr",) if options.get("qr_buckets") else LOSS_GRID,
-                lrs=(train["lr"],) if "lr" in train else None,
+                lrs=(train["lr"],) if "lr" in train else LR_GRID,
                 l2s=(train["l2"],) if "l2" in train else None)
     elastic = ElasticConfig(**pick(_ELASTIC)) if method != "full" else None
     peel = None

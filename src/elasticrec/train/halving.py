@@ -18,13 +18,14 @@ from typing import NamedTuple
 
 from elasticrec.checks import check
 
-# The grids: losses, and by loss the Adam learning rates and the L2 weights on the batch's
-# ego rows. BPR's rates sit one step above CCL's: with the earlier shared grid (1e-3 to 1e-2)
-# every BPR search that saw 1e-2 chose it, the top of the grid, and where the grid was cut to
-# its centre (large datasets) 1e-2 was never tried (docs/training.md).
+# The grids: losses, Adam learning rates, and L2 weights on the batch's ego rows by loss.
 LOSS_GRID = ("ccl", "bpr")
-LR_GRID = {"bpr": (3e-3, 1e-2, 3e-2), "ccl": (1e-3, 3e-3, 1e-2)}
+LR_GRID = (1e-3, 3e-3, 1e-2)
 L2_GRID = {"bpr": (1e-3, 1e-2, 1e-1), "ccl": (1e-6, 1e-5, 1e-4)}
+# Where a cut grid starts, by loss: the (lr, L2) its full searches chose most often. BPR
+# chose lr 1e-2, the top of the grid, wherever it saw it, and a cut taken from the grid's
+# centre never tried it on the large datasets (docs/training.md).
+CUT_FIRST = {"bpr": (1e-2, 1e-2), "ccl": (3e-3, 1e-5)}
 DEFAULT_BUDGET_SECONDS = 600.0  # 10 minutes
 
 
@@ -32,7 +33,7 @@ DEFAULT_BUDGET_SECONDS = 600.0  # 10 minutes
 class SearchConfig:
     budget_seconds: float = DEFAULT_BUDGET_SECONDS  # CPU seconds of the whole search
     losses: tuple[str, ...] = LOSS_GRID  # the losses tried
-    lrs: tuple[float, ...] | None = None  # None: each loss's own grid (LR_GRID)
+    lrs: tuple[float, ...] = LR_GRID
     l2s: tuple[float, ...] | None = None  # None: each loss's own grid (L2_GRID)
     eta: int = 3  # keep the best 1/eta of the trials at every rung
     max_epochs: int = 27  # the most epochs a trial trains within the search
@@ -42,30 +43,35 @@ class SearchConfig:
               "a positive duration (e.g. 90s, 10m, 1h)")
         check(len(self.losses) > 0 and all(x in L2_GRID for x in self.losses), "losses",
               self.losses, f"some of {tuple(L2_GRID)}")
-        check(self.lrs is None or (len(self.lrs) > 0 and all(x > 0 for x in self.lrs)),
-              "lrs", self.lrs, "positive learning rates, or None")
+        check(len(self.lrs) > 0 and all(x > 0 for x in self.lrs), "lrs", self.lrs,
+              "positive learning rates")
         check(self.l2s is None or (len(self.l2s) > 0 and all(x >= 0 for x in self.l2s)),
               "l2s", self.l2s, "L2 weights >= 0, or None")
         check(self.eta >= 2, "eta", self.eta, "an integer >= 2")
         check(self.max_epochs >= 1, "max_epochs", self.max_epochs, "a positive integer")
 
     def grid(self) -> list[tuple[str, float, float]]:
-        """Every (loss, lr, l2): per loss, nearest its grid's centre first; the losses taken
-        in turn (the order a cut keeps)."""
+        """Every (loss, lr, l2): per loss, nearest (in grid steps) the pair nearest its
+        ``CUT_FIRST`` first; the losses taken in turn (the order a cut keeps)."""
         per_loss = []
         for loss in self.losses:
-            lrs = self.lrs if self.lrs is not None else LR_GRID[loss]
             l2s = self.l2s if self.l2s is not None else L2_GRID[loss]
-            pairs = [(i, j) for i in range(len(lrs)) for j in range(len(l2s))]
-            ci, cj = (len(lrs) - 1) / 2, (len(l2s) - 1) / 2
+            lr0, l20 = CUT_FIRST[loss]
+            ci, cj = _nearest(self.lrs, lr0), _nearest(l2s, l20)
+            pairs = [(i, j) for i in range(len(self.lrs)) for j in range(len(l2s))]
             pairs.sort(key=lambda p: (abs(p[0] - ci) + abs(p[1] - cj), p))
-            per_loss.append([(loss, lrs[i], l2s[j]) for i, j in pairs])
+            per_loss.append([(loss, self.lrs[i], l2s[j]) for i, j in pairs])
         return [t for rank in itertools.zip_longest(*per_loss) for t in rank if t is not None]
 
     def to_json(self) -> dict:
-        return {**asdict(self), "losses": list(self.losses),
-                "lrs": None if self.lrs is None else list(self.lrs),
+        return {**asdict(self), "losses": list(self.losses), "lrs": list(self.lrs),
                 "l2s": None if self.l2s is None else list(self.l2s)}
+
+
+def _nearest(values: tuple[float, ...], target: float) -> int:
+    """The index of the value nearest ``target`` on a log scale (0 counts as 1e-12)."""
+    return min(range(len(values)),
+               key=lambda i: abs(math.log10(max(values[i], 1e-12)) - math.log10(target)))
 
 
 def parse_duration(value: str | float | int) -> float:
