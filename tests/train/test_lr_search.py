@@ -89,6 +89,11 @@ def test_defaults_search_only_without_schedule_options():
     assert make_configs("d", "mf", "full", {"eval_every": 0}).data.valid_ratio == 0
     assert make_configs("d", "pop", "full", {}).search is None
     assert make_configs("d", "mf", "rule", {}).train.loss == "bpr"
+    assert (plain.train.epochs, plain.train.lr_plateau) == (200, 0.5)  # a plain run's cap
+    explicit = make_configs("d", "mf", "full", {"epochs": 30, "lr_plateau": 1.0}).train
+    assert (explicit.epochs, explicit.lr_plateau) == (30, 1.0)
+    rule = make_configs("d", "mf", "rule", {}).train
+    assert (rule.epochs, rule.lr_plateau) == (100, 1.0)  # RULE and PEEL keep TrainConfig's
     with pytest.raises(elasticrec.ElasticrecError, match="needs a validation split"):
         make_configs("d", "mf", "full", {"search_budget": "1m", "valid_ratio": 0})
     with pytest.raises(elasticrec.ElasticrecError, match="search_budget='soon'"):

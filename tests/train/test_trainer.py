@@ -111,6 +111,37 @@ def test_learning_rate_decays_per_epoch_down_to_its_floor():
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
 
 
+def test_learning_rate_halves_after_a_validation_without_gain_down_to_its_floor():
+    model, sampler = _make()
+    scores = iter([0.5, 0.4, 0.6, 0.6, 0.3, 0.2])
+    cfg = TrainConfig(epochs=6, batch_size=64, lr=0.08, lr_plateau=0.5, lr_min=0.015,
+                      eval_every=1, patience=0)
+    result = Trainer(model, sampler, cfg, validate=lambda m: {"recall@20": next(scores)}).fit()
+    # epochs 2, 4 (a tie is no gain), 5 and 6 do not improve: the rate after each is halved
+    assert [h["lr"] for h in result.history] == pytest.approx(
+        [0.08, 0.08, 0.04, 0.04, 0.02, 0.015])
+
+
+def test_resume_continues_at_the_rate_plateaus_left(tmp_path):
+    cfg = TrainConfig(epochs=4, batch_size=64, lr=0.08, lr_plateau=0.5, eval_every=1,
+                      patience=0)
+    scores = [0.5, 0.4, 0.3, 0.2]
+    straight, sampler = _make()
+    calls = iter(scores)
+    expected = Trainer(straight, sampler, cfg, validate=lambda m: {"recall@20": next(calls)},
+                       run_dir=tmp_path / "a").fit()
+    model, sampler = _make()
+    calls = iter(scores)
+    Trainer(model, sampler, TrainConfig(**{**cfg.__dict__, "epochs": 2}),
+            validate=lambda m: {"recall@20": next(calls)}, run_dir=tmp_path / "b").fit()
+    resumed, sampler = _make()
+    rest = iter(scores[2:])
+    result = Trainer(resumed, sampler, cfg, validate=lambda m: {"recall@20": next(rest)},
+                     run_dir=tmp_path / "b").fit(resume=True)
+    assert [h["lr"] for h in expected.history] == pytest.approx([0.08, 0.08, 0.04, 0.02])
+    assert [h["lr"] for h in result.history] == [h["lr"] for h in expected.history]
+
+
 def test_a_start_metric_keeps_the_starting_model_until_an_epoch_beats_it():
     model, sampler = _make()
     start = model.user_emb.detach().clone()

@@ -15,6 +15,7 @@ from elasticrec.cli.common import (
     log,
     show_progress,
 )
+from elasticrec.pipeline.options import DEFAULT_EPOCHS, DEFAULT_LR_PLATEAU
 
 # argparse destination -> elasticrec.fit option, where the two names differ
 RENAMED = {"layers": "n_layers"}
@@ -70,7 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "option given explicitly always wins; defaults are in brackets.")
     defaults = TrainConfig()
     t.add_argument("--epochs", type=int, default=None,
-                   help=f"the most epochs; early stopping may end sooner [{defaults.epochs}]")
+                   help=f"the most epochs; early stopping may end sooner [{DEFAULT_EPOCHS} for "
+                        f"--method full, {defaults.epochs} for rule and peel]")
     t.add_argument("--batch-size", type=int, default=None,
                    help=f"positives per step [{defaults.batch_size}; lightgcn: sized by the "
                         "training events, about 64 steps per epoch (docs/training.md)]")
@@ -80,6 +82,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="multiply the learning rate by this after every epoch [1]")
     t.add_argument("--lr-min", type=float, default=None,
                    help="floor for the decayed learning rate [0]")
+    t.add_argument("--lr-plateau", type=float, default=None,
+                   help="multiply the learning rate by this after every validation that does "
+                        f"not improve on the best; 1: never [{DEFAULT_LR_PLATEAU} for --method "
+                        f"full, {defaults.lr_plateau:g} for rule and peel]")
     t.add_argument("--l2", type=float, default=None,
                    help=f"L2 weight on the batch's embeddings [searched; {defaults.l2:g} "
                         "without search]")

@@ -12,7 +12,9 @@ events) is carved whenever training validates; when no schedule option (``SCHEDU
 given, the learning rate and L2 weight are chosen on
 validation, together with the loss (CCL or BPR), by successive halving (``train.search``) in
 ``search_budget`` (10 minutes unless given); without the search the loss is
-``DEFAULT_LOSS``. Any option given explicitly wins over these defaults.
+``DEFAULT_LOSS``. A plain run trains at most ``DEFAULT_EPOCHS`` and multiplies its learning
+rate by ``DEFAULT_LR_PLATEAU`` after every validation that does not improve on the best. Any
+option given explicitly wins over these defaults.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ _PEEL = ({f.name for f in fields(PeelConfig)} - _PEEL_SHARED) | {
 RULE_VALID_RATIO = 0.1  # RULE labels its estimator on validation events
 DEFAULT_VALID_RATIO = 0.1  # a plain run that validates holds out this share for it
 DEFAULT_LOSS = "bpr"  # a plain run's loss when nothing searches it (docs/training.md)
+DEFAULT_EPOCHS = 200  # a plain run's cap on epochs (early stopping ends most runs sooner)
+DEFAULT_LR_PLATEAU = 0.5  # a plain run halves its rate after a validation without gain
 # options that set the training schedule: given any, no search runs unless search_budget is
-SCHEDULE = frozenset({"lr", "l2", "epochs", "batch_size", "lr_decay", "lr_min", "loss",
+SCHEDULE = frozenset({"lr", "l2", "epochs", "batch_size", "lr_decay", "lr_min", "lr_plateau",
+                      "loss",
                       "n_negatives", "margin", "neg_weight", "sampling"})
 _SEARCH = {"search_budget"}
 
@@ -100,6 +105,8 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
                               "elastic BPR objective")
     if plain:
         train.setdefault("loss", DEFAULT_LOSS)
+        train.setdefault("epochs", DEFAULT_EPOCHS)
+        train.setdefault("lr_plateau", DEFAULT_LR_PLATEAU)
     if options.get("qr_buckets"):  # a compositional item table (models/qr.py)
         if method != "full":
             raise ElasticrecError(f"qr_buckets: method {method!r} needs a full item table; "

@@ -179,9 +179,7 @@ class Trainer:
                        desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
                        disable=not self.progress, unit="batch")
         total = sum(self.step(users, pos, neg) for users, pos, neg in batches)
-        lr = self.optimizer.param_groups[0]["lr"]
-        for group in self.optimizer.param_groups:
-            group["lr"] = max(cfg.lr_min, lr * cfg.lr_decay)
+        self._scale_lr(cfg.lr_decay)
         loss = all_mean(self.dist, total / self.sampler.n_batches(cfg.batch_size))
         if not math.isfinite(loss):
             raise FloatingPointError(f"epoch {epoch}: the training loss is {loss}; "
@@ -202,7 +200,13 @@ class Trainer:
                 self._keep_best()
         else:
             state["bad_evals"] += 1
+            self._scale_lr(self.config.lr_plateau)
         return out
+
+    def _scale_lr(self, factor: float) -> None:
+        """Every group's learning rate times ``factor``, floored at ``lr_min``."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = max(self.config.lr_min, group["lr"] * factor)
 
     def _keep_best(self) -> None:
         if self.run_dir is not None:
