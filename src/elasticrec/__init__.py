@@ -36,6 +36,7 @@ _PUBLIC: dict[str, str] = {
     "option_names": "elasticrec.pipeline.options",
     "profile_steps": "elasticrec.pipeline.profile",
     "option_choices": "elasticrec.pipeline.options",
+    "plain_defaults": "elasticrec.pipeline.options",
     "Exported": "elasticrec.pipeline.export",
     "export_embeddings": "elasticrec.pipeline.export",
     "export_pq": "elasticrec.pipeline.pq_export",
@@ -119,6 +120,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "package_to_ort",
     "parse_budget",
     "parse_stream_budget",
+    "plain_defaults",
     "process_group",
     "profile_steps",
     "qr_shape",
@@ -156,7 +158,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from elasticrec.pipeline.export import Exported, export_embeddings
     from elasticrec.pipeline.fit import fit, resumable
     from elasticrec.pipeline.mixed_shape import mixed_shape
-    from elasticrec.pipeline.options import option_choices, option_names
+    from elasticrec.pipeline.options import option_choices, option_names, plain_defaults
     from elasticrec.pipeline.pq_export import export_pq
     from elasticrec.pipeline.profile import profile_steps
     from elasticrec.pipeline.qr_export import export_qr, qr_shape

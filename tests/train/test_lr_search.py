@@ -90,6 +90,7 @@ def test_defaults_search_only_without_schedule_options():
     assert make_configs("d", "pop", "full", {}).search is None
     assert make_configs("d", "mf", "rule", {}).train.loss == "bpr"
     assert (plain.train.epochs, plain.train.lr_plateau) == (200, 0.5)  # a plain run's cap
+    assert elasticrec.plain_defaults() == {"loss": "bpr", "epochs": 200, "lr_plateau": 0.5}
     explicit = make_configs("d", "mf", "full", {"epochs": 30, "lr_plateau": 1.0}).train
     assert (explicit.epochs, explicit.lr_plateau) == (30, 1.0)
     rule = make_configs("d", "mf", "rule", {}).train

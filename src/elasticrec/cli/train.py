@@ -15,7 +15,6 @@ from elasticrec.cli.common import (
     log,
     show_progress,
 )
-from elasticrec.pipeline.options import DEFAULT_EPOCHS, DEFAULT_LR_PLATEAU
 
 # argparse destination -> elasticrec.fit option, where the two names differ
 RENAMED = {"layers": "n_layers"}
@@ -70,8 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--search-budget and stops early on validation recall@20 (docs/training.md). An "
         "option given explicitly always wins; defaults are in brackets.")
     defaults = TrainConfig()
+    plain = elasticrec.plain_defaults()
     t.add_argument("--epochs", type=int, default=None,
-                   help=f"the most epochs; early stopping may end sooner [{DEFAULT_EPOCHS} for "
+                   help=f"the most epochs; early stopping may end sooner [{plain['epochs']} for "
                         f"--method full, {defaults.epochs} for rule and peel]")
     t.add_argument("--batch-size", type=int, default=None,
                    help=f"positives per step [{defaults.batch_size}; lightgcn: sized by the "
@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="floor for the decayed learning rate [0]")
     t.add_argument("--lr-plateau", type=float, default=None,
                    help="multiply the learning rate by this after every validation that does "
-                        f"not improve on the best; 1: never [{DEFAULT_LR_PLATEAU} for --method "
+                        f"not improve on the best; 1: never [{plain['lr_plateau']:g} for --method "
                         f"full, {defaults.lr_plateau:g} for rule and peel]")
     t.add_argument("--l2", type=float, default=None,
                    help=f"L2 weight on the batch's embeddings [searched; {defaults.l2:g} "

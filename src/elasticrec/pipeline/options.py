@@ -104,9 +104,8 @@ def make_configs(dataset: str, model: str, method: str, options: dict) -> RunCon
         raise ElasticrecError(f"loss {train['loss']!r}: method {method!r} trains with its own "
                               "elastic BPR objective")
     if plain:
-        train.setdefault("loss", DEFAULT_LOSS)
-        train.setdefault("epochs", DEFAULT_EPOCHS)
-        train.setdefault("lr_plateau", DEFAULT_LR_PLATEAU)
+        for name, value in plain_defaults().items():
+            train.setdefault(name, value)
     if options.get("qr_buckets"):  # a compositional item table (models/qr.py)
         if method != "full":
             raise ElasticrecError(f"qr_buckets: method {method!r} needs a full item table; "
@@ -173,6 +172,12 @@ def _budget_seconds(value) -> float:
     if seconds < 0:
         raise ElasticrecError(f"search_budget={value!r} is not allowed: a duration >= 0")
     return seconds
+
+
+def plain_defaults() -> dict[str, object]:
+    """The schedule a plain run (method 'full', a trained model) gets where the caller gives
+    none; the rule and peel methods keep ``TrainConfig``'s own defaults."""
+    return {"loss": DEFAULT_LOSS, "epochs": DEFAULT_EPOCHS, "lr_plateau": DEFAULT_LR_PLATEAU}
 
 
 def option_choices() -> dict[str, tuple]:
