@@ -40,15 +40,15 @@ def test_the_chosen_plan_fits_the_budget(budget):
 
 
 def test_the_whole_grid_trains_without_halving_when_it_trains_long_enough():
-    # 18 trials x (30 epochs x 0.7s + 0.3s) = 383.4s: one rung at the horizon
-    assert choose_plan(SearchConfig(budget_seconds=384), 0.7, 0.3, 30) == (18, 30, 18)
-    assert rung_plan(18, 30, 18) == [(18, 30)]
+    # 21 trials x (30 epochs x 0.7s + 0.3s) = 447.3s: one rung at the horizon
+    assert choose_plan(SearchConfig(budget_seconds=448), 0.7, 0.3, 30) == (21, 30, 21)
+    assert rung_plan(21, 30, 21) == [(21, 30)]
     # short of it, the whole grid still trains 29 epochs: later than halving's first cut
-    # (18 trials at 3 epochs, 6 at 9, 2 at 27)
-    assert choose_plan(SearchConfig(budget_seconds=383), 0.7, 0.3, 30) == (18, 29, 18)
-    # 18 x (8 x 0.7 + 0.3) = 106.2s would train the grid 8 epochs: halving's survivors of
-    # the first cut reach 9 (18 x 2.4 + 6 x 4.5 + 2 x 12.9 = 96s), so it halves
-    assert choose_plan(SearchConfig(budget_seconds=113), 0.7, 0.3, 30) == (18, 3, 3)
+    # (21 trials at 3 epochs, 7 at 9, 3 at 27)
+    assert choose_plan(SearchConfig(budget_seconds=447), 0.7, 0.3, 30) == (21, 29, 21)
+    # 21 x (8 x 0.7 + 0.3) = 123.9s would train the grid 8 epochs: halving's survivors of
+    # the first cut reach 9 (21 x 2.4 + 7 x 4.5 + 3 x 12.9 = 120.6s), so it halves
+    assert choose_plan(SearchConfig(budget_seconds=121), 0.7, 0.3, 30) == (21, 3, 3)
 
 
 def test_a_short_horizon_cuts_the_grid_rather_than_exceeding_it():
@@ -71,8 +71,10 @@ def test_durations_and_the_grid():
     assert sorted(grid) == [("bpr", a, b) for a in (1e-3, 1e-2, 1e-1) for b in (0, 1e-2, 1)]
     both = SearchConfig().grid()  # the losses in turn, each from its CUT_FIRST
     assert [t[0] for t in both[:4]] == ["ccl", "bpr", "ccl", "bpr"]
-    assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 1e-2, 1e-2)
-    assert len(both) == 18 and len(set(both)) == 18
+    assert both[0] == ("ccl", 3e-3, 1e-5) and both[1] == ("bpr", 1e-2, 1e-3)
+    assert len(both) == 21 and len(set(both)) == 21
+    # a cut to 4 BPR trials (9 in all) still tries BPR's lowest L2 (docs/training.md)
+    assert ("bpr", 1e-2, 1e-4) in both[:9]
 
 
 def test_defaults_search_only_without_schedule_options():
@@ -128,7 +130,7 @@ def test_the_search_never_reads_the_test_split(tmp_path):
     for s in searches:
         s.pop("seconds"), s.pop("cpu_seconds")
     assert searches[0] == searches[1]
-    assert len(searches[0]["trials"]) == 18
+    assert len(searches[0]["trials"]) == 21
     np.testing.assert_array_equal(runs[0].embeddings.item, runs[1].embeddings.item)
     np.testing.assert_array_equal(runs[0].embeddings.user, runs[1].embeddings.user)
     assert runs[0].result["recall@20"] != runs[1].result["recall@20"]
@@ -145,7 +147,7 @@ def test_a_searched_run_resumes_its_choice_without_searching_again(tmp_path):
     first = elasticrec.fit(data, out=tmp_path / "run", epochs=8, **options)
     search = json.loads((first.path / "config.json").read_text())["search"]
     # 8 // 2 = 4 epochs: the whole grid fits the budget at the horizon, one rung
-    assert search["epochs"] == 4 and len(search["trials"]) == 18 and search["eta"] == 18
+    assert search["epochs"] == 4 and len(search["trials"]) == 21 and search["eta"] == 21
     assert first.result["epochs"] == 8
     again = elasticrec.fit(data, out=tmp_path / "run", epochs=10, resume=True, **options)
     assert json.loads((again.path / "config.json").read_text())["search"] == search
