@@ -115,16 +115,27 @@ def test_learning_rate_halves_after_a_validation_without_gain_down_to_its_floor(
     model, sampler = _make()
     scores = iter([0.5, 0.4, 0.6, 0.6, 0.3, 0.2])
     cfg = TrainConfig(epochs=6, batch_size=64, lr=0.08, lr_plateau=0.5, lr_min=0.015,
-                      eval_every=1, patience=0)
+                      lr_plateau_patience=1, eval_every=1, patience=0)
     result = Trainer(model, sampler, cfg, validate=lambda m: {"recall@20": next(scores)}).fit()
     # epochs 2, 4 (a tie is no gain), 5 and 6 do not improve: the rate after each is halved
     assert [h["lr"] for h in result.history] == pytest.approx(
         [0.08, 0.08, 0.04, 0.04, 0.02, 0.015])
 
 
+def test_with_plateau_patience_the_rate_halves_only_after_that_many_validations_in_a_row():
+    model, sampler = _make()
+    scores = iter([0.5, 0.4, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    cfg = TrainConfig(epochs=8, batch_size=64, lr=0.08, lr_plateau=0.5, eval_every=1,
+                      patience=0)  # lr_plateau_patience 2, the default
+    result = Trainer(model, sampler, cfg, validate=lambda m: {"recall@20": next(scores)}).fit()
+    # epoch 2 alone is no plateau (epoch 3 improves); epochs 4-7 are four in a row: two halvings
+    assert [h["lr"] for h in result.history] == pytest.approx(
+        [0.08, 0.08, 0.08, 0.08, 0.08, 0.04, 0.04, 0.02])
+
+
 def test_resume_continues_at_the_rate_plateaus_left(tmp_path):
     cfg = TrainConfig(epochs=4, batch_size=64, lr=0.08, lr_plateau=0.5, eval_every=1,
-                      patience=0)
+                      lr_plateau_patience=1, patience=0)
     scores = [0.5, 0.4, 0.3, 0.2]
     straight, sampler = _make()
     calls = iter(scores)

@@ -86,6 +86,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="multiply the learning rate by this after every validation that does "
                         f"not improve on the best; 1: never [{plain['lr_plateau']:g} for --method "
                         f"full, {defaults.lr_plateau:g} for rule and peel]")
+    t.add_argument("--lr-plateau-patience", type=int, default=None,
+                   help="apply --lr-plateau after this many validations in a row without "
+                        "improvement, and again after as many more "
+                        f"[{defaults.lr_plateau_patience}]")
     t.add_argument("--l2", type=float, default=None,
                    help=f"L2 weight on the batch's embeddings [searched; {defaults.l2:g} "
                         "without search]")

@@ -292,6 +292,7 @@ def _train(run_dir: Path, data: PreparedData, configs: RunConfigs, *, resume: bo
         "lr": train_config.lr,
         "lr_decay": train_config.lr_decay,
         "lr_plateau": train_config.lr_plateau,
+        "lr_plateau_patience": train_config.lr_plateau_patience,
         "l2": train_config.l2,
         "sampling": train_config.sampling,
         "loss": train_config.loss if model.trainable else None,

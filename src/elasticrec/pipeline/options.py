@@ -44,10 +44,10 @@ RULE_VALID_RATIO = 0.1  # RULE labels its estimator on validation events
 DEFAULT_VALID_RATIO = 0.1  # a plain run that validates holds out this share for it
 DEFAULT_LOSS = "bpr"  # a plain run's loss when nothing searches it (docs/training.md)
 DEFAULT_EPOCHS = 200  # a plain run's cap on epochs (early stopping ends most runs sooner)
-DEFAULT_LR_PLATEAU = 0.5  # a plain run halves its rate after a validation without gain
+DEFAULT_LR_PLATEAU = 0.5  # a plain run halves its rate after 2 validations without gain
 # options that set the training schedule: given any, no search runs unless search_budget is
 SCHEDULE = frozenset({"lr", "l2", "epochs", "batch_size", "lr_decay", "lr_min", "lr_plateau",
-                      "loss",
+                      "lr_plateau_patience", "loss",
                       "n_negatives", "margin", "neg_weight", "sampling"})
 _SEARCH = {"search_budget"}
 

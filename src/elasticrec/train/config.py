@@ -28,7 +28,8 @@ class TrainConfig:
     lr: float = 1e-3  # Adam learning rate
     lr_decay: float = 1.0  # multiply the learning rate by this after every epoch (1: constant)
     lr_min: float = 0.0  # ... but never below this floor
-    lr_plateau: float = 1.0  # multiply it by this after a validation without improvement
+    lr_plateau: float = 1.0  # multiply it by this after validations without improvement ...
+    lr_plateau_patience: int = 2  # ... this many in a row since the best (and as many more)
     l2: float = 1e-4  # weight of the L2 penalty on the batch's ego embeddings
     eval_every: int = 5  # validate every this many epochs (0: never)
     patience: int = 5  # stop after this many validations without improvement (0: never stop)
@@ -48,6 +49,8 @@ class TrainConfig:
         check(finite(self.lr) and self.lr > 0, "lr", self.lr, "a positive finite number")
         check(0 < self.lr_decay <= 1, "lr_decay", self.lr_decay, "a number in (0, 1]")
         check(0 < self.lr_plateau <= 1, "lr_plateau", self.lr_plateau, "a number in (0, 1]")
+        check(self.lr_plateau_patience >= 1, "lr_plateau_patience", self.lr_plateau_patience,
+              "an integer >= 1")
         check(0 <= self.lr_min <= self.lr, "lr_min", self.lr_min, "a number in [0, lr]")
         check(finite(self.l2) and self.l2 >= 0, "l2", self.l2, "a finite number >= 0")
         check(self.eval_every >= 0, "eval_every", self.eval_every, "an integer >= 0")

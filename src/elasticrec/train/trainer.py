@@ -200,7 +200,8 @@ class Trainer:
                 self._keep_best()
         else:
             state["bad_evals"] += 1
-            self._scale_lr(self.config.lr_plateau)
+            if state["bad_evals"] % self.config.lr_plateau_patience == 0:
+                self._scale_lr(self.config.lr_plateau)
         return out
 
     def _scale_lr(self, factor: float) -> None:
