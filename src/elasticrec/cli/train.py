@@ -83,9 +83,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr-min", type=float, default=None,
                    help="floor for the decayed learning rate [0]")
     t.add_argument("--lr-plateau", type=float, default=None,
-                   help="multiply the learning rate by this after every validation that does "
-                        f"not improve on the best; 1: never [{plain['lr_plateau']:g} for --method "
-                        f"full, {defaults.lr_plateau:g} for rule and peel]")
+                   help="multiply the learning rate by this when validation stops improving on "
+                        "the best (--lr-plateau-patience); 1: never "
+                        f"[{plain['lr_plateau']:g} for --method full, {defaults.lr_plateau:g} "
+                        "for rule and peel]")
     t.add_argument("--lr-plateau-patience", type=int, default=None,
                    help="apply --lr-plateau after this many validations in a row without "
                         "improvement, and again after as many more "

@@ -13,7 +13,8 @@ given, the learning rate and L2 weight are chosen on
 validation, together with the loss (CCL or BPR), by successive halving (``train.search``) in
 ``search_budget`` (10 minutes unless given); without the search the loss is
 ``DEFAULT_LOSS``. A plain run trains at most ``DEFAULT_EPOCHS`` and multiplies its learning
-rate by ``DEFAULT_LR_PLATEAU`` after every validation that does not improve on the best. Any
+rate by ``DEFAULT_LR_PLATEAU`` after every ``lr_plateau_patience`` validations in a row that
+do not improve on the best (``TrainConfig``). Any
 option given explicitly wins over these defaults.
 """
 
@@ -44,7 +45,7 @@ RULE_VALID_RATIO = 0.1  # RULE labels its estimator on validation events
 DEFAULT_VALID_RATIO = 0.1  # a plain run that validates holds out this share for it
 DEFAULT_LOSS = "bpr"  # a plain run's loss when nothing searches it (docs/training.md)
 DEFAULT_EPOCHS = 200  # a plain run's cap on epochs (early stopping ends most runs sooner)
-DEFAULT_LR_PLATEAU = 0.5  # a plain run halves its rate after 2 validations without gain
+DEFAULT_LR_PLATEAU = 0.5  # a plain run halves its rate when validation stalls
 # options that set the training schedule: given any, no search runs unless search_budget is
 SCHEDULE = frozenset({"lr", "l2", "epochs", "batch_size", "lr_decay", "lr_min", "lr_plateau",
                       "lr_plateau_patience", "loss",
