@@ -167,6 +167,27 @@ def test_unknown_suite_and_baseline_are_refused(tmp_path):
         elasticrec.run_bench(bad, out=tmp_path)
 
 
+def test_retrained_limits_the_baselines_that_train_again_to_the_models_it_names(tmp_path):
+    data = TOY.datasets[0]
+    suite = elasticrec.BenchSuite(name="toy", budgets=("70%",), datasets=(
+        elasticrec.BenchData("toy", data.data, recipes={"mf": data.recipes["mf"],
+                                                        "lightgcn": data.recipes["mf"]},
+                             retrained=("mf",)),))
+    book = runner.Book(tmp_path / "toy.json", "toy", resume=False)
+
+    def methods(model: str) -> set[str]:
+        models = runner.Models(suite, suite.datasets[0], model, tmp_path, book, None, False,
+                               print)
+        return {u.key[3] for u in models.units() if u.key[0] == "package"}
+
+    retrained = set(baselines.BASELINES) - baselines.TRAINING_FREE
+    assert retrained and retrained <= methods("mf")
+    assert not retrained & methods("lightgcn")
+    assert baselines.TRAINING_FREE | set(baselines.METHODS) <= methods("lightgcn")
+    with pytest.raises(elasticrec.ElasticrecError, match="retrained names 'lightgcn'"):
+        elasticrec.BenchData("toy", data.data, recipes={"mf": {}}, retrained=("lightgcn",))
+
+
 def test_the_command_line_takes_the_suites():
     args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume",
                                       "--only", "ml-100k/mf"])

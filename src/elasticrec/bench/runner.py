@@ -20,7 +20,7 @@ from pathlib import Path
 
 import elasticrec
 from elasticrec import ElasticrecError, runtime
-from elasticrec.bench.baselines import BASELINES, METHODS, Shipped
+from elasticrec.bench.baselines import BASELINES, METHODS, TRAINING_FREE, Shipped
 from elasticrec.bench.provenance import code_commit, provenance
 from elasticrec.bench.report import write_report
 from elasticrec.bench.suites import BenchData, BenchSuite, suite_named
@@ -153,8 +153,10 @@ class Models:
         out = [Unit(("train", label, model, kind, "-"), lambda k=kind: self._train_unit(k))
                for kind in ("full", *METHODS)]  # each method's run: "rule", "peel"...
         out.append(Unit(("package", label, model, "full-model", "full"), self._full_model))
+        retrains = self.data.retrained is None or model in self.data.retrained
         names = list(METHODS) + [b for b in BASELINES
-                                 if self.suite.baselines is None or b in self.suite.baselines]
+                                 if (self.suite.baselines is None or b in self.suite.baselines)
+                                 and (retrains or b in TRAINING_FREE)]
         for budget in self.suite.budgets:
             out += [Unit(("package", label, model, name, budget),
                          lambda n=name, b=budget: self._package_unit(n, b)) for name in names]
