@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -176,3 +178,59 @@ def test_onnx_models_carry_the_id_map_and_seen_items(labels):
     assert not set(rec.items) & set(seen)
     np.testing.assert_array_equal(top_items, rec.items)
     assert [x.decode() if isinstance(x, bytes) else str(x) for x in top_ids] == list(rec.labels)
+
+
+def _pq_package(run: RunEmbeddings, dtype: str) -> bytes:
+    from elasticrec.export.pq import PQTables, build_pq
+
+    rng = np.random.default_rng(8)
+    m, k = 8, 256
+    codebooks = rng.standard_normal((m, k, DIM // m), dtype=np.float32)
+    if dtype == "float16":  # values float16 holds exactly, as train_pq gives them
+        codebooks = codebooks.astype(np.float16).astype(np.float32)
+    t = PQTables(codebooks, rng.integers(0, k, (N_ITEMS, m)).astype(np.uint8))
+    emb = replace(run, item=t.decoded())
+    return build_pq(emb, t, BuildOptions(method="pq", value_dtype=dtype, users=(2,),
+                                         seen=(0, 7, 99)))
+
+
+def _qr_package(run: RunEmbeddings, dtype: str) -> bytes:
+    from elasticrec.embeddings import QRFactors
+    from elasticrec.export.qr import build_qr
+
+    rng = np.random.default_rng(9)
+    m = 56  # 54 quotient rows, the last holding 32 items
+    f = QRFactors(rng.standard_normal((-(-N_ITEMS // m), DIM), dtype=np.float32),
+                  rng.standard_normal((m, DIM), dtype=np.float32))
+    emb = replace(run, item=f.items(np.arange(N_ITEMS)))
+    return build_qr(emb, f, BuildOptions(method="qr", value_dtype=dtype, users=(2,),
+                                         seen=(0, 7, 99)))
+
+
+@pytest.mark.parametrize("layout", ["pq", "qr"])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("fmt", ["onnx", "ort"])
+def test_pq_and_qr_models_score_as_the_runtime_without_the_decoded_table(run, layout, dtype,
+                                                                          fmt):
+    ort = pytest.importorskip("onnxruntime")
+    from elasticrec.export.onnx import options_for_reading, package_to_onnx, package_to_ort
+
+    data = (_pq_package if layout == "pq" else _qr_package)(run, dtype)
+    pkg = load_bytes(data)
+    onnx_model = package_to_onnx(pkg, k=K)
+    # no constant as large as the decoded (n_items x D) table: the file is the package's size
+    assert max(np.prod(t.dims) for t in onnx_model.graph.initializer) < N_ITEMS * DIM
+    assert len(onnx_model.SerializeToString()) < 1.2 * len(data)
+    model = package_to_ort(pkg, k=K) if fmt == "ort" else onnx_model.SerializeToString()
+    session = ort.InferenceSession(model, options_for_reading(),
+                                   providers=["CPUExecutionProvider"])
+    exclude = np.array([5, 11, 2000], np.int64)
+    scores, top_scores, top_items, top_ids = session.run(None, {"exclude": exclude})
+    rec = pkg.recommend(K, exclude=exclude)
+    np.testing.assert_array_equal(top_items, rec.items)
+    assert [str(x) for x in top_ids] == list(rec.labels)
+    np.testing.assert_allclose(top_scores, rec.scores, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores, pkg.scores(pkg.user_vector()), rtol=1e-5, atol=1e-5)
+    other = run.user[0]
+    scores, *_ = session.run(None, {"user": other, "exclude": np.zeros(0, np.int64)})
+    np.testing.assert_allclose(scores, pkg.scores(other), rtol=1e-5, atol=1e-5)

@@ -20,7 +20,9 @@ INT4 initializers), which pads narrow segments to 16 values a row.
 
 The id map is in the model too: a range as one ``Add``, increasing integer ids as their gaps
 in the narrowest unsigned type and a ``CumSum``, other integers as an int32 / int64 table,
-strings as a string table. ``check_budget`` holds the file to a budget like a package;
+strings as a string table. A pq package becomes the runtime's lookup-table scoring (its uint8
+codes and codebooks as they are stored), a qr package the product ``(Q * u) @ R.T`` of its
+two tables, never composed. ``check_budget`` holds the file to a budget like a package;
 ``package_to_ort`` converts to the ORT format with constant folding off, so no initializer is
 widened there either.
 """
@@ -54,35 +56,15 @@ def package_to_onnx(package: Package, *, k: int = DEFAULT_K,
     INT8 initializers, for runtimes without INT4 (the ORT format, unless fused)."""
     if not 1 <= k <= package.n_items:
         raise ElasticrecError(f"k={k} is not allowed: an int in [1, n_items={package.n_items}]")
-    if isinstance(package.manifest.layout, PQLayout):
-        raise ElasticrecError("a pq package has no ONNX export yet: export a dense, blocks or "
-                              "ragged package")
-    if isinstance(package.manifest.layout, QRLayout):
-        raise ElasticrecError("a qr package has no ONNX export yet: export a dense, blocks or "
-                              "ragged package")
     g = _Graph()
     n, dim = package.n_items, package.dim
-    dtype = package.manifest.value_dtype
-    parts, covered = [], []
-    for i, seg in enumerate(package.segments):
-        parts.append(_segment(g, seg, f"s{i}", "int8" if int4_as_int8 and dtype in _ONNX_INT
-                              else dtype))
-        covered.append(np.arange(n) if seg.rows is None else seg.rows)
-    rows = np.concatenate(covered) if covered else np.empty(0, np.int64)
-    missing = np.setdiff1d(np.arange(n), rows)
-    if missing.size:
-        parts.append(g.const("zeros_uncovered", np.zeros(missing.size, np.float32)))
-        rows = np.concatenate([rows, missing])
-    if len(parts) == 1 and np.array_equal(rows, np.arange(n)):
-        g.node("Identity", [parts[0]], ["scores"])
+    layout = package.manifest.layout
+    if isinstance(layout, PQLayout):
+        _pq_scores(g, package)
+    elif isinstance(layout, QRLayout):
+        _qr_scores(g, package)
     else:
-        joined = g.node("Concat", parts, ["joined"], axis=0)
-        inverse = np.empty(n, np.int64)
-        inverse[rows] = np.arange(n)
-        order = g.const("item_order", _narrow(inverse, signed=False))
-        if inverse.max(initial=0) <= np.iinfo(np.uint16).max:  # 2 bytes a row, widened here
-            order = g.node("Cast", [order], ["item_order_64"], to=TensorProto.INT64)
-        g.node("Gather", [joined, order], ["scores"], axis=0)
+        _segment_scores(g, package, int4_as_int8)
     exclude = "exclude"
     if package.manifest.seen:
         seen = g.node("Cast", [g.const("seen", np.asarray(package.tensors["seen"]))],
@@ -178,6 +160,78 @@ def _ort_bytes(data: bytes) -> bytes:
             out = fh.read()
         ort.InferenceSession(out, options_for_reading(), providers=["CPUExecutionProvider"])
         return out
+
+
+def _segment_scores(g: _Graph, package: Package, int4_as_int8: bool) -> None:
+    """``scores`` of a dense, blocks or ragged package: each segment's products, put back in
+    item order (rows no segment covers score 0)."""
+    n, dtype = package.n_items, package.manifest.value_dtype
+    parts, covered = [], []
+    for i, seg in enumerate(package.segments):
+        parts.append(_segment(g, seg, f"s{i}", "int8" if int4_as_int8 and dtype in _ONNX_INT
+                              else dtype))
+        covered.append(np.arange(n) if seg.rows is None else seg.rows)
+    rows = np.concatenate(covered) if covered else np.empty(0, np.int64)
+    missing = np.setdiff1d(np.arange(n), rows)
+    if missing.size:
+        parts.append(g.const("zeros_uncovered", np.zeros(missing.size, np.float32)))
+        rows = np.concatenate([rows, missing])
+    if len(parts) == 1 and np.array_equal(rows, np.arange(n)):
+        g.node("Identity", [parts[0]], ["scores"])
+        return
+    joined = g.node("Concat", parts, ["joined"], axis=0)
+    inverse = np.empty(n, np.int64)
+    inverse[rows] = np.arange(n)
+    order = g.const("item_order", _narrow(inverse, signed=False))
+    if inverse.max(initial=0) <= np.iinfo(np.uint16).max:  # 2 bytes a row, widened here
+        order = g.node("Cast", [order], ["item_order_64"], to=TensorProto.INT64)
+    g.node("Gather", [joined, order], ["scores"], axis=0)
+
+
+def _pq_scores(g: _Graph, package: Package) -> None:
+    """``scores`` of a pq package as the runtime takes them (``runtime.pq``): the user's
+    lookup table ``LUT[j, c] = u_j . codebooks[j, c]`` (one batched MatMul), then per item
+    the sum of the ``m`` entries its uint8 codes name (codes shipped as they are, offset by
+    ``j * K`` at run time into the flattened table)."""
+    seg = package.segments[0]
+    codebooks = np.asarray(package.tensors["codebooks"])  # (m, K, w), float16 or float32
+    m, k, width = codebooks.shape
+    books_t = _float(g, "pq_codebooks_t", np.ascontiguousarray(codebooks.transpose(0, 2, 1)))
+    u = g.node("Reshape", ["user", g.const("pq_user_shape", np.array([m, 1, width],
+                                                                     np.int64))], ["pq_u"])
+    lut = g.node("MatMul", [u, books_t], ["pq_lut3"])  # (m, 1, K)
+    flat = g.node("Reshape", [lut, g.const("pq_flat", np.array([m * k], np.int64))],
+                  ["pq_lut"])
+    codes = g.node("Cast", [g.const("pq_codes", np.asarray(seg.codes, np.uint8))],
+                   ["pq_codes_64"], to=TensorProto.INT64)
+    at = g.node("Add", [codes, g.const("pq_offsets", np.arange(m, dtype=np.int64) * k)],
+                ["pq_at"])  # (n, m): row j * K + code of the flattened table
+    picked = g.node("Gather", [flat, at], ["pq_picked"], axis=0)
+    g.node("ReduceSum", [picked, g.const("pq_axis", np.array([1], np.int64))], ["scores"],
+           keepdims=0)
+
+
+def _qr_scores(g: _Graph, package: Package) -> None:
+    """``scores`` of a qr package as the runtime takes them (``runtime.qr``): the
+    ``ceil(n / m) x m`` matrix ``(Q * u) @ R.T`` read row by row, cut to the ``n`` items;
+    the composed table is never a constant."""
+    quotient = _float(g, "qr_quotient", np.asarray(package.tensors["quotient"]))
+    remainder_t = _float(g, "qr_remainder_t",
+                         np.ascontiguousarray(np.asarray(package.tensors["remainder"]).T))
+    scaled = g.node("Mul", [quotient, "user"], ["qr_scaled"])  # (ceil(n / m), D)
+    grid = g.node("MatMul", [scaled, remainder_t], ["qr_grid"])  # (ceil(n / m), m)
+    flat = g.node("Reshape", [grid, g.const("qr_flat", np.array([-1], np.int64))],
+                  ["qr_scores_all"])
+    g.node("Slice", [flat, g.const("qr_start", np.array([0], np.int64)),
+                     g.const("qr_stop", np.array([package.n_items], np.int64))], ["scores"])
+
+
+def _float(g: _Graph, name: str, value: np.ndarray) -> str:
+    """A float32 or float16 constant as float32 (float16 stays float16 in the file)."""
+    out = g.const(name, value)
+    if value.dtype == np.float16:
+        out = g.node("Cast", [out], [f"{name}_f32"], to=TensorProto.FLOAT)
+    return out
 
 
 def options_for_reading():
