@@ -127,6 +127,36 @@ def test_resume_skips_finished_units_and_a_second_run_is_refused(bench, monkeypa
     assert [r["unit"] for r in again] == [r["unit"] for r in records]
 
 
+def test_rerun_measures_the_named_method_again_and_nothing_else(bench, tmp_path, monkeypatch):
+    import shutil
+
+    out, records = bench
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    calls: list[int] = []
+    entry = baselines.BASELINES["most-popular"]
+
+    def counted(ctx, budget):
+        calls.append(budget)
+        return entry(ctx, budget)
+
+    def no_training(*_a, **_k):
+        raise AssertionError("a complete run folder was trained again")
+
+    monkeypatch.setitem(baselines.BASELINES, "most-popular", counted)
+    monkeypatch.setattr(elasticrec, "fit", no_training)
+    said: list[str] = []
+    again = elasticrec.run_bench(TOY, out=copy, resume=True, rerun=("most-popular",),
+                                 progress=False, log=said.append)
+    assert len(calls) == len(TOY.budgets)
+    assert sorted(map(tuple, (r["unit"] for r in again))) == sorted(
+        map(tuple, (r["unit"] for r in records)))
+    assert any("most-popular again" in m for m in said)
+    with pytest.raises(elasticrec.ElasticrecError, match="rerun 'nope': no unit"):
+        elasticrec.run_bench(TOY, out=copy, resume=True, rerun=("nope",), progress=False,
+                             log=lambda _m: None)
+
+
 def test_a_package_over_its_budget_stops_the_run_naming_the_record(bench, tmp_path,
                                                                    monkeypatch):
     out, _ = bench
@@ -190,8 +220,10 @@ def test_retrained_limits_the_baselines_that_train_again_to_the_models_it_names(
 
 def test_the_command_line_takes_the_suites():
     args = build_parser().parse_args(["bench", "quick", "--out", "x", "--resume",
-                                      "--only", "ml-100k/mf"])
+                                      "--only", "ml-100k/mf", "--rerun", "rule",
+                                      "--rerun", "peel"])
     assert args.suite == "quick" and args.resume and args.only == ["ml-100k/mf"]
+    assert args.rerun == ["rule", "peel"]
 
 
 @pytest.mark.parametrize("name", ["quick", "full"])

@@ -45,7 +45,7 @@ class Unit:
 def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
               work: str | Path | None = None, resume: bool = False,
               data_dir: str | Path | None = None, download: bool = True,
-              only: Sequence[str] = (), progress: bool = True,
+              only: Sequence[str] = (), rerun: Sequence[str] = (), progress: bool = True,
               log: Log | None = None) -> list[dict]:
     """Run a benchmark suite (``"quick"``, ``"full"`` or a ``BenchSuite``) into ``out``:
     ``SUITE.json`` (every record, with date, machine and commit), ``SUITE.md`` (one table
@@ -53,7 +53,10 @@ def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
     (quality against budget, log axis). Run folders, streams and the checked device
     packages go under ``work`` (default ``out/work``). ``only``: run just the units of these
     ``DATASET`` or ``DATASET/MODEL`` names (e.g. ``"gowalla/mf"``: a long suite in parts);
-    the report covers every record in ``SUITE.json``. Returns the records.
+    ``rerun``: measure the units of these methods or baselines again although they have
+    records (e.g. ``("rule",)`` after a change to RULE's selection; a complete run folder is
+    reused, not retrained); the report covers every record in ``SUITE.json``. Returns the
+    records.
 
     >>> elasticrec.run_bench("quick", out="bench", resume=True)  # doctest: +SKIP
     """
@@ -78,8 +81,15 @@ def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
         units += [stream_unit(data, method, budget, options, work, data_dir, download, say)
                   for method, budget, options in data.streams]
     units = _only(units, only, suite.name)
-    todo = [u for u in units if u.key not in book.done]
-    say(f"bench {suite.name}: {len(units)} units, {len(units) - len(todo)} already done")
+    known = {u.key[3] for u in units}
+    unknown = sorted(set(rerun) - known)
+    if unknown:
+        raise ElasticrecError(f"rerun {unknown[0]!r}: no unit of that method in suite "
+                              f"{suite.name!r}{' (--only)' if only else ''}; known: "
+                              f"{', '.join(sorted(known))}")
+    todo = [u for u in units if u.key not in book.done or u.key[3] in rerun]
+    say(f"bench {suite.name}: {len(units)} units, {len(units) - len(todo)} already done"
+        + (f", {len(todo)} to run ({', '.join(rerun)} again)" if rerun else ""))
     bar = _progress(todo, progress)
     for unit in bar:
         if hasattr(bar, "set_description"):

@@ -28,13 +28,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", action="append", default=[], metavar="DATASET[/MODEL]",
                    help="run only these units (repeatable), e.g. gowalla/mf; the report "
                         "covers every record in OUT")
+    p.add_argument("--rerun", action="append", default=[], metavar="METHOD",
+                   help="with --resume, measure this method's or baseline's units again "
+                        "(repeatable), e.g. rule after a change to RULE")
     add_data_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     records = elasticrec.run_bench(args.suite, out=args.out, work=args.work,
-                                   resume=args.resume, only=args.only,
+                                   resume=args.resume, only=args.only, rerun=args.rerun,
                                    data_dir=data_dir_from(args), download=not args.no_download,
                                    progress=show_progress(), log=log)
     packages = [r for r in records if r["kind"] == "package" and "infeasible" not in r]
