@@ -49,12 +49,17 @@ def test_the_whole_grid_trains_without_halving_when_it_trains_long_enough():
     # 21 x (8 x 0.7 + 0.3) = 123.9s would train the grid 8 epochs: halving's survivors of
     # the first cut reach 9 (21 x 2.4 + 7 x 4.5 + 3 x 12.9 = 120.6s), so it halves
     assert choose_plan(SearchConfig(budget_seconds=121), 0.7, 0.3, 30) == (21, 3, 3)
+    # gowalla MF's case (5.7 s an epoch, 4.7 a validation, 600 s): the whole grid would be
+    # compared after 4 epochs, halving (1, 3, 9 epochs) compares its last three after 9
+    assert choose_plan(SearchConfig(budget_seconds=600), 5.7, 4.7, 100) == (21, 1, 3)
 
 
 def test_a_short_horizon_cuts_the_grid_rather_than_exceeding_it():
     n, r0, eta = choose_plan(SearchConfig(budget_seconds=1e6, losses=("bpr",),
                                           lrs=(1e-3,)), 0.1, 0.1, horizon=2)
-    assert (n, r0, eta) == (3, 2, 3)  # the 3 trials at the horizon: no halving
+    # halving fits only 3 of the 4 trials (one rung, at the horizon); the whole grid
+    # compares as late, so all 4 train to the horizon, one rung
+    assert (n, r0, eta) == (4, 2, 4)
     n, r0, eta = choose_plan(SearchConfig(budget_seconds=1.5), 0.1, 0.1, horizon=2)
     assert rung_plan(n, r0, eta)[-1][1] <= 2 and n == 3
 

@@ -3,7 +3,7 @@
 Every pair of the grid (``SearchConfig``, ``train.halving``) starts as a trial (its own model
 and optimiser). Rung 0 trains every trial ``r0`` epochs and scores it on the validation split;
 the best ``1/eta`` go on to ``eta`` times as many epochs, and so on until one trial is left.
-When the whole grid fits the budget trained as long as halving's first survivors would be,
+When the whole grid fits the budget trained as long as halving's last rung would be,
 every trial trains that long and they are compared once (no halving). Else ``r0`` is the
 largest number of epochs that fits the plan in the budget, from the first trial's measured
 epoch and validation times; when even one epoch per trial does not fit, the grid is cut to
