@@ -7,12 +7,12 @@ metrics as ``"recall@20"`` etc., ``seconds``, and where a budget applies ``budge
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from elasticrec import write_bytes, write_text
+from elasticrec.atomic import locked
 from elasticrec.bench.provenance import code_commit
 from elasticrec.bench.provenance import provenance as bench_provenance
 
@@ -37,7 +37,7 @@ def upsert(path: Path, records: Sequence[dict], key: Sequence[str],
     """Add ``records`` to the JSON file at ``path``, replacing records with the same key
     (and, with ``replace_dataset``, every earlier record of that dataset from the benchmarks
     these records come from: a run that regenerates all of them leaves no stale rows)."""
-    with _locked(path):
+    with locked(path):
         return _upsert(path, records, key, replace_dataset)
 
 
@@ -106,17 +106,3 @@ def save_figure(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=120, format="png")
     write_bytes(path, buffer.getvalue())
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive lock beside ``path``: benchmarks running side by side update one file."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(path.suffix + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

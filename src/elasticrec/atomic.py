@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never a partial one."""
+"""Atomic file writes: a reader sees the old file or the whole new one, never a partial one;
+and an exclusive lock for writers that update one file side by side (``locked``)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``PATH.lock`` beside ``path`` (POSIX ``flock``), so that
+    processes that read, update and rewrite ``path`` do so one at a time."""
+    import fcntl
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

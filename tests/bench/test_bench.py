@@ -157,6 +157,18 @@ def test_rerun_measures_the_named_method_again_and_nothing_else(bench, tmp_path,
                              log=lambda _m: None)
 
 
+def test_parts_running_side_by_side_keep_each_others_records(tmp_path):
+    path = tmp_path / "toy.json"
+    first, second = (runner.Book(path, "toy", resume=True) for _ in range(2))
+    first.add(("package", "a", "mf", "rule", "10%"), {"kind": "package", "recall@20": 0.1})
+    second.add(("package", "b", "mf", "rule", "10%"), {"kind": "package", "recall@20": 0.2})
+    first.add(("package", "a", "mf", "peel", "10%"), {"kind": "package", "recall@20": 0.3})
+    saved = json.loads(path.read_text())["records"]
+    assert sorted((r["unit"][1], r["unit"][3]) for r in saved) == [
+        ("a", "peel"), ("a", "rule"), ("b", "rule")]
+    assert first.records == saved and ("package", "b", "mf", "rule", "10%") in first.done
+
+
 def test_a_package_over_its_budget_stops_the_run_naming_the_record(bench, tmp_path,
                                                                    monkeypatch):
     out, _ = bench

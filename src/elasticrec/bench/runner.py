@@ -20,6 +20,7 @@ from pathlib import Path
 
 import elasticrec
 from elasticrec import ElasticrecError, runtime
+from elasticrec.atomic import locked
 from elasticrec.bench.baselines import BASELINES, METHODS, TRAINING_FREE, Shipped
 from elasticrec.bench.provenance import code_commit, provenance
 from elasticrec.bench.report import write_report
@@ -113,12 +114,17 @@ class Book:
         self.done = {tuple(r["unit"]) for r in self.records}
 
     def add(self, key: tuple, record: dict) -> None:
+        """Write ``record`` into the file, merged with what is there under a lock, so that
+        parts of one suite (``only``) may run side by side into the same ``out``."""
         record = {**record, "unit": list(key), "suite": self.suite,
                   **provenance(self.commit)}
-        self.records = [r for r in self.records if tuple(r["unit"]) != key] + [record]
-        self.done.add(key)
-        elasticrec.write_text(self.path, json.dumps({"records": self.records}, indent=2,
-                                                    sort_keys=True, allow_nan=False) + "\n")
+        with locked(self.path):
+            on_disk = (json.loads(self.path.read_text(encoding="utf-8"))["records"]
+                       if self.path.is_file() else [])
+            self.records = [r for r in on_disk if tuple(r["unit"]) != key] + [record]
+            self.done = {tuple(r["unit"]) for r in self.records}
+            elasticrec.write_text(self.path, json.dumps(
+                {"records": self.records}, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     def get(self, key: tuple) -> dict | None:
         return next((r for r in self.records if tuple(r["unit"]) == key), None)
