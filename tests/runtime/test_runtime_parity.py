@@ -135,14 +135,19 @@ def test_onnxruntime_gives_the_same_top_k(run, name, dtype, scales, fmt):
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(6)
     for exclude in (np.zeros(0, np.int64), np.sort(rng.choice(N_ITEMS, 50, replace=False))):
-        # the package's own user vector is the model's default input
-        scores, top_scores, top_items, top_ids = session.run(None, {"exclude": exclude})
-        rec = pkg.recommend(K, exclude=exclude)
-        np.testing.assert_array_equal(top_items, rec.items)
-        assert [str(x) for x in top_ids] == list(rec.labels)
-        np.testing.assert_allclose(top_scores, rec.scores, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(scores, pkg.scores(pkg.user_vector()), rtol=1e-5, atol=1e-5)
-    other = run.user[0]
+        _assert_session_ranks_as_the_package(session, pkg, exclude, other=run.user[0])
+
+
+def _assert_session_ranks_as_the_package(session, pkg, exclude: np.ndarray,
+                                         other: np.ndarray) -> None:
+    """The model's outputs for the package's own user (its default input) and for
+    ``other`` equal the runtime's scores and top-K."""
+    scores, top_scores, top_items, top_ids = session.run(None, {"exclude": exclude})
+    rec = pkg.recommend(K, exclude=exclude)
+    np.testing.assert_array_equal(top_items, rec.items)
+    assert [str(x) for x in top_ids] == list(rec.labels)
+    np.testing.assert_allclose(top_scores, rec.scores, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores, pkg.scores(pkg.user_vector()), rtol=1e-5, atol=1e-5)
     scores, *_ = session.run(None, {"user": other, "exclude": np.zeros(0, np.int64)})
     np.testing.assert_allclose(scores, pkg.scores(other), rtol=1e-5, atol=1e-5)
 
@@ -224,13 +229,5 @@ def test_pq_and_qr_models_score_as_the_runtime_without_the_decoded_table(run, la
     model = package_to_ort(pkg, k=K) if fmt == "ort" else onnx_model.SerializeToString()
     session = ort.InferenceSession(model, options_for_reading(),
                                    providers=["CPUExecutionProvider"])
-    exclude = np.array([5, 11, 2000], np.int64)
-    scores, top_scores, top_items, top_ids = session.run(None, {"exclude": exclude})
-    rec = pkg.recommend(K, exclude=exclude)
-    np.testing.assert_array_equal(top_items, rec.items)
-    assert [str(x) for x in top_ids] == list(rec.labels)
-    np.testing.assert_allclose(top_scores, rec.scores, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(scores, pkg.scores(pkg.user_vector()), rtol=1e-5, atol=1e-5)
-    other = run.user[0]
-    scores, *_ = session.run(None, {"user": other, "exclude": np.zeros(0, np.int64)})
-    np.testing.assert_allclose(scores, pkg.scores(other), rtol=1e-5, atol=1e-5)
+    _assert_session_ranks_as_the_package(session, pkg, np.array([5, 11, 2000], np.int64),
+                                         other=run.user[0])
