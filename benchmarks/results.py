@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from elasticrec import write_bytes, write_text
-from elasticrec.atomic import locked
+from elasticrec import locked, write_bytes, write_text
 from elasticrec.bench.provenance import code_commit
 from elasticrec.bench.provenance import provenance as bench_provenance
 

@@ -60,6 +60,7 @@ _PUBLIC: dict[str, str] = {
     "DenseSelection": "elasticrec.budget.selection",
     "BlockSelection": "elasticrec.budget.selection",
     "RaggedSelection": "elasticrec.budget.selection",
+    "locked": "elasticrec.atomic",
     "write_bytes": "elasticrec.atomic",
     "write_text": "elasticrec.atomic",
     "load_dataset": "elasticrec.data.dataset",
@@ -113,6 +114,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
     "load_dataset",
     "load_run",
     "load_stream",
+    "locked",
     "mixed_shape",
     "option_choices",
     "option_names",
@@ -136,7 +138,7 @@ __all__ = [  # literal, so tools see it; a test checks it names exactly these
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
     from elasticrec import runtime
-    from elasticrec.atomic import write_bytes, write_text
+    from elasticrec.atomic import locked, write_bytes, write_text
     from elasticrec.bench.runner import run_bench
     from elasticrec.bench.suites import BenchData, BenchSuite
     from elasticrec.budget.fit import BudgetExceeded

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import elasticrec
-from elasticrec import ElasticrecError, runtime
-from elasticrec.atomic import locked
+from elasticrec import ElasticrecError, locked, runtime
 from elasticrec.bench.baselines import BASELINES, METHODS, TRAINING_FREE, Shipped
 from elasticrec.bench.provenance import code_commit, provenance
 from elasticrec.bench.report import write_report
