@@ -87,7 +87,8 @@ def run_bench(suite: str | BenchSuite = "quick", *, out: str | Path = "bench",
         raise ElasticrecError(f"rerun {unknown[0]!r}: no unit of that method in suite "
                               f"{suite.name!r}{' (--only)' if only else ''}; known: "
                               f"{', '.join(sorted(known))}")
-    todo = [u for u in units if u.key not in book.done or u.key[3] in rerun]
+    done = book.done
+    todo = [u for u in units if u.key not in done or u.key[3] in rerun]
     say(f"bench {suite.name}: {len(units)} units, {len(units) - len(todo)} already done"
         + (f", {len(todo)} to run ({', '.join(rerun)} again)" if rerun else ""))
     bar = _progress(todo, progress)
@@ -107,10 +108,11 @@ class Book:
     def __init__(self, path: Path, suite: str, resume: bool) -> None:
         self.path, self.suite = path, suite
         self.commit = code_commit()
-        self.records: list[dict] = []
-        if resume and path.is_file():
-            self.records = json.loads(path.read_text(encoding="utf-8"))["records"]
-        self.done = {tuple(r["unit"]) for r in self.records}
+        self.records: list[dict] = self._read() if resume else []
+
+    @property
+    def done(self) -> set[tuple]:
+        return {tuple(r["unit"]) for r in self.records}
 
     def add(self, key: tuple, record: dict) -> None:
         """Write ``record`` into the file, merged with what is there under a lock, so that
@@ -118,12 +120,14 @@ class Book:
         record = {**record, "unit": list(key), "suite": self.suite,
                   **provenance(self.commit)}
         with locked(self.path):
-            on_disk = (json.loads(self.path.read_text(encoding="utf-8"))["records"]
-                       if self.path.is_file() else [])
-            self.records = [r for r in on_disk if tuple(r["unit"]) != key] + [record]
-            self.done = {tuple(r["unit"]) for r in self.records}
+            self.records = [r for r in self._read() if tuple(r["unit"]) != key] + [record]
             elasticrec.write_text(self.path, json.dumps(
                 {"records": self.records}, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+    def _read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        return json.loads(self.path.read_text(encoding="utf-8"))["records"]
 
     def get(self, key: tuple) -> dict | None:
         return next((r for r in self.records if tuple(r["unit"]) == key), None)

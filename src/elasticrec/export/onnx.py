@@ -193,7 +193,6 @@ def _pq_scores(g: _Graph, package: Package) -> None:
     lookup table ``LUT[j, c] = u_j . codebooks[j, c]`` (one batched MatMul), then per item
     the sum of the ``m`` entries its uint8 codes name (codes shipped as they are, offset by
     ``j * K`` at run time into the flattened table)."""
-    seg = package.segments[0]
     codebooks = np.asarray(package.tensors["codebooks"])  # (m, K, w), float16 or float32
     m, k, width = codebooks.shape
     books_t = _float(g, "pq_codebooks_t", np.ascontiguousarray(codebooks.transpose(0, 2, 1)))
@@ -202,7 +201,7 @@ def _pq_scores(g: _Graph, package: Package) -> None:
     lut = g.node("MatMul", [u, books_t], ["pq_lut3"])  # (m, 1, K)
     flat = g.node("Reshape", [lut, g.const("pq_flat", np.array([m * k], np.int64))],
                   ["pq_lut"])
-    codes = g.node("Cast", [g.const("pq_codes", np.asarray(seg.codes, np.uint8))],
+    codes = g.node("Cast", [g.const("pq_codes", np.asarray(package.tensors["codes"]))],
                    ["pq_codes_64"], to=TensorProto.INT64)
     at = g.node("Add", [codes, g.const("pq_offsets", np.arange(m, dtype=np.int64) * k)],
                 ["pq_at"])  # (n, m): row j * K + code of the flattened table
@@ -268,10 +267,7 @@ def _segment(g: _Graph, seg: ScoreSegment, name: str, value_dtype: str) -> str:
 def _values_t(g: _Graph, seg: ScoreSegment, name: str, value_dtype: str) -> str:
     """The segment's decoded values, transposed ``[w, n]`` float32, from what is stored."""
     if value_dtype not in _ONNX_INT:
-        values_t = g.const(f"{name}_values_t", np.ascontiguousarray(seg.values.T))
-        if value_dtype == "float16":
-            values_t = g.node("Cast", [values_t], [f"{name}_values_tf"], to=TensorProto.FLOAT)
-        return values_t
+        return _float(g, f"{name}_values_t", np.ascontiguousarray(seg.values.T))
     n_rows = seg.values.shape[0]
     q = seg.values.rows(0, n_rows) if isinstance(seg.values, PackedRows) else np.asarray(
         seg.values)
